@@ -1,0 +1,30 @@
+"""An embedded PostgreSQL under the data directory, for machines with no DATABASE_URL."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+log = logging.getLogger("frontdesk.db")
+
+
+class EmbeddedPostgres:
+    """Starts (or reuses) a pgserver instance; ``url`` is its asyncpg DSN."""
+
+    def __init__(self, data_dir: Path) -> None:
+        import pgserver  # imported lazily: only the embedded mode needs it
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # cleanup_mode=None: the server outlives this process and is reused by the next,
+        # so a restart keeps its data and several frontdesk processes can share it.
+        self._server = pgserver.get_server(data_dir, cleanup_mode=None)
+        socket_dir = self._server.get_uri().split("host=")[-1]
+        self.url = f"postgresql://postgres@/postgres?host={socket_dir}"
+        log.info("embedded PostgreSQL running in %s", data_dir)
+
+    def stop(self) -> None:
+        self._server.cleanup()
+
+
+def embedded_url(data_dir: Path) -> str:
+    return EmbeddedPostgres(data_dir).url

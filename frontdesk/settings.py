@@ -1,0 +1,120 @@
+"""The one configuration object, read from the environment once at start-up.
+
+No other module reads ``os.environ``: everything below is passed down from here.
+Every field is documented in ``.env.example``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or invalid; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", env_file=None)
+
+    # Server
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    public_url: str = "http://127.0.0.1:8000"
+    frontdesk_home: Path = Path.home() / ".frontdesk"
+    database_url: str | None = None
+    log_level: str = "INFO"
+
+    # Calls
+    max_calls: int = Field(10, ge=1, le=1000)
+    call_token_secret: SecretStr | None = Field(None, repr=False)
+    call_token_ttl_seconds: int = Field(60, ge=5, le=600)
+    meter_tick_seconds: int = Field(15, ge=1, le=15)
+    heartbeat_seconds: float = Field(5.0, gt=0, le=60)
+    stale_after_seconds: float = Field(30.0, gt=0, le=600)
+    ws_send_timeout_seconds: float = Field(2.0, gt=0, le=30)
+
+    # Twilio
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = Field(None, repr=False)
+    twilio_api_base_url: str = "https://api.twilio.com"
+
+    # API auth
+    jwt_secret: SecretStr | None = Field(None, repr=False)
+
+    # Providers: every URL is a setting so tests and self-hosted servers can stand in.
+    deepgram_api_key: SecretStr | None = Field(None, repr=False)
+    deepgram_url: str = "wss://api.deepgram.com"
+    openai_api_key: SecretStr | None = Field(None, repr=False)
+    openai_base_url: str | None = None
+    cartesia_api_key: SecretStr | None = Field(None, repr=False)
+    cartesia_url: str = "wss://api.cartesia.ai"
+    elevenlabs_api_key: SecretStr | None = Field(None, repr=False)
+    elevenlabs_url: str = "wss://api.elevenlabs.io"
+
+    # Offline models
+    local_models: bool = True
+    stt_threads: int = Field(2, ge=1, le=16)
+    stt_workers: int = Field(1, ge=1, le=16)
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL such as https://voice.example.com")
+        return v.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        if urlsplit(v).scheme not in ("postgres", "postgresql"):
+            raise ValueError("must be a postgresql:// URL")
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, v: str) -> str:
+        v = v.upper()
+        if v not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return v
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **overrides: object) -> Settings:
+        """Build settings from an environment mapping; raise ConfigError naming the variable."""
+        fields = {name.upper(): name for name in cls.model_fields}
+        values: dict[str, object] = {
+            fields[k]: v for k, v in env.items() if k in fields and v != ""
+        }
+        values.update(overrides)
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            lines = [
+                f"{'.'.join(str(p) for p in err['loc']).upper()}: {err['msg']}"
+                for err in exc.errors()
+            ]
+            raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines)) from None
+
+    # Derived values
+    @property
+    def public_ws_base(self) -> str:
+        """wss:// (or ws:// for a plain-http development URL) base for <Stream url>."""
+        parts = urlsplit(self.public_url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return f"{scheme}://{parts.netloc}{parts.path}"
+
+    @property
+    def voice_url(self) -> str:
+        return f"{self.public_url}/voice"
+
+    def secret(self, name: str) -> str | None:
+        value = getattr(self, name)
+        return value.get_secret_value() if value is not None else None

@@ -1,0 +1,1 @@
+"""Building one call's Pipecat pipeline: providers (cloud and local), processors, observers."""

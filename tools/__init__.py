@@ -1,0 +1,1 @@
+"""What the agent can do on a call: calendar, booking, ending the call; schemas and audit."""

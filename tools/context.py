@@ -1,0 +1,27 @@
+"""The call context every tool receives instead of reaching for globals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import asyncpg
+
+from db.clients import Client
+
+
+class CallControl(Protocol):
+    """What a tool may ask of the live call (implemented by voice.session.CallSession)."""
+
+    async def end_call(self, reason: str) -> None:
+        """Hang up once the agent's current reply has been spoken."""
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    pool: asyncpg.Pool
+    client: Client
+    conversation_id: int | None
+    caller_phone: str
+    contact_id: int | None = None
+    call: CallControl | None = None

@@ -1,0 +1,1 @@
+"""The telephony edge: /voice TwiML, the media-stream WebSocket, call sessions, tokens, metering."""
