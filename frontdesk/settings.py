@@ -87,6 +87,11 @@ class Settings(BaseSettings):
         return v
 
     @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **_sources):  # type: ignore[override]
+        # Only what from_env() passes in: the caller decides which environment is read.
+        return (init_settings,)
+
+    @classmethod
     def from_env(cls, env: Mapping[str, str], **overrides: object) -> Settings:
         """Build settings from an environment mapping; raise ConfigError naming the variable."""
         fields = {name.upper(): name for name in cls.model_fields}

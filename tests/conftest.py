@@ -15,8 +15,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from db.pool import create_pool
 from db.migrate import migrate
+from db.pool import create_pool
 
 _TABLES = (
     "tool_executions, usage_ledger, active_calls, server_processes, conversations, contacts,"
@@ -93,3 +93,9 @@ async def pool(pg_url: str) -> AsyncIterator[asyncpg.Pool]:
         yield pool
     finally:
         await pool.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    from frontdesk import logs
+
+    logs.configure("INFO")  # and Pipecat's loguru output at WARNING

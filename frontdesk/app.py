@@ -1,0 +1,107 @@
+"""The application factory: one FastAPI (Starlette) app with the telephony edge and the API."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.routing import WebSocketRoute
+
+import api.errors
+import api.routes
+from api.state import ApiState
+from db import secrets
+from db.pool import open_pool
+from frontdesk.database import resolve_url
+from frontdesk.demo import ensure_demo
+from frontdesk.settings import Settings
+from pipelines.providers import DefaultProviderFactory, ProviderFactory
+from voice.liveness import ProcessLiveness
+from voice.media_stream import media_stream
+from voice.registry import CallRegistry
+from voice.signatures import TwilioSignatures
+from voice.state import VoiceState
+from voice.twiml import voice_webhook
+
+log = logging.getLogger("frontdesk")
+
+DRAIN_SECONDS = 30.0
+
+
+def load_local_models(settings: Settings) -> Any:
+    """Load the offline speech models once for the process; None when not installed."""
+    if not settings.local_models:
+        return None
+    try:
+        from pipelines.local.models import LocalModels
+    except ImportError:
+        log.warning("local speech models are not installed (pip install 'frontdesk[local]'):"
+                    " clients that need them will not be answered")
+        return None
+    return LocalModels.load(stt_threads=settings.stt_threads, stt_workers=settings.stt_workers)
+
+
+def create_app(settings: Settings, *, calls: CallRegistry | None = None,
+               providers: ProviderFactory | None = None) -> FastAPI:
+    """Build the app. ``providers`` replaces the provider factory (tests and benchmarks)."""
+    if calls is None:  # (an empty registry is falsy: it has a length)
+        calls = CallRegistry(settings.max_calls)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
+        dsn, embedded = await resolve_url(settings)
+        async with open_pool(dsn, max_size=max(10, settings.max_calls + 5)) as pool:
+            token_secret = (settings.secret("call_token_secret")
+                            or await secrets.get_or_create(pool, "call_token"))
+            jwt_secret = settings.secret("jwt_secret") or await secrets.get_or_create(pool, "jwt")
+            local = None
+            factory = providers
+            if factory is None:
+                # Models load before the first call is accepted, never per call.
+                local = await asyncio.to_thread(load_local_models, settings)
+                factory = DefaultProviderFactory(settings, local)
+            if embedded:
+                app.state.demo_client = await ensure_demo(pool)
+            liveness = ProcessLiveness(
+                pool, heartbeat_seconds=settings.heartbeat_seconds,
+                stale_after_seconds=settings.stale_after_seconds,
+                pending_ttl_seconds=max(120.0, 2 * settings.call_token_ttl_seconds))
+            recovered = await liveness.start()
+            if recovered:
+                log.warning("finalized %d call(s) left open by a stopped process", recovered)
+            signatures = TwilioSignatures(settings.secret("twilio_auth_token"),
+                                          settings.public_url)
+            if not signatures.enforced:
+                log.warning("TWILIO_AUTH_TOKEN is not set: /voice accepts unsigned requests."
+                            " Local development only.")
+            app.state.calls = calls
+            try:
+                yield {
+                    "voice": VoiceState(settings=settings, pool=pool, calls=calls,
+                                        providers=factory, signatures=signatures,
+                                        token_secret=token_secret,
+                                        process_id=liveness.process_id),
+                    "api": ApiState(settings=settings, pool=pool, jwt_secret=jwt_secret),
+                }
+            finally:
+                await calls.drain(DRAIN_SECONDS)
+                await liveness.stop()
+                if local is not None:
+                    local.close()
+
+    app = FastAPI(title="frontdesk", version="0.1.0", lifespan=lifespan,
+                  description="Management API of the frontdesk AI phone receptionist.")
+    api.errors.install(app)
+    app.include_router(api.routes.router())
+    app.add_route("/voice", voice_webhook, methods=["POST"], include_in_schema=False)
+    app.router.routes.append(WebSocketRoute("/ws/{client_id:int}/{caller}", media_stream))
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "calls": len(calls), "accepting": calls.accepting}
+
+    return app

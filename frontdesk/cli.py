@@ -1,0 +1,110 @@
+"""The ``frontdesk`` command: serve, migrate, token, call."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from frontdesk.settings import ConfigError, Settings
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings.from_env(os.environ, **overrides)
+    except ConfigError as exc:
+        print(f"frontdesk: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from frontdesk import logs
+    from frontdesk.app import DRAIN_SECONDS, create_app
+    from frontdesk.server import DrainingServer
+    from voice.registry import CallRegistry
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = _settings(**overrides)
+    logs.configure(settings.log_level)
+    calls = CallRegistry(settings.max_calls)
+    app = create_app(settings, calls=calls)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
+        ws="websockets-sansio", ws_max_size=262_144, lifespan="on", log_level="warning",
+        proxy_headers=False, timeout_graceful_shutdown=5)
+    server = DrainingServer(config, calls, DRAIN_SECONDS, banner=lambda: _banner(settings, app))
+    server.run()
+
+
+def _banner(settings: Settings, app: object) -> str:
+    """Where to point Twilio, printed once uvicorn is listening."""
+    lines = [
+        "",
+        f"frontdesk is answering on http://{settings.host}:{settings.port}",
+        f"  Twilio voice webhook (HTTP POST): {settings.voice_url}",
+        f"  Media streams:                    {settings.public_ws_base}/ws/...",
+    ]
+    demo = getattr(app.state, "demo_client", None)  # type: ignore[attr-defined]
+    if demo is not None:
+        lines.append(f"  Demo client: {demo.name}, {demo.phone_number}, "
+                     f"{demo.balance_seconds} s of balance")
+    return "\n".join(lines) + "\n"
+
+
+def migrate(_args: argparse.Namespace) -> None:
+    from db.pool import open_pool
+    from frontdesk.database import resolve_url
+
+    settings = _settings()
+
+    async def run() -> None:
+        dsn, _ = await resolve_url(settings)
+        async with open_pool(dsn, max_size=2, run_migrations=False) as pool:
+            from db.migrate import migrate as apply
+
+            async with pool.acquire() as conn:
+                applied = await apply(conn)
+        print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+
+    asyncio.run(run())
+
+
+def token(args: argparse.Namespace) -> None:
+    """Print an API access token for an existing user (operators' and tests' shortcut)."""
+    from api.auth import issue_access_token
+    from db import secrets, users
+    from db.pool import open_pool
+    from frontdesk.database import resolve_url
+
+    settings = _settings()
+
+    async def run() -> str:
+        dsn, _ = await resolve_url(settings)
+        async with open_pool(dsn, max_size=2) as pool:
+            user = await users.get_by_email(pool, args.email)
+            if user is None:
+                raise SystemExit(f"frontdesk: no user with e-mail {args.email}")
+            secret = settings.secret("jwt_secret") or await secrets.get_or_create(pool, "jwt")
+            return issue_access_token(secret, user.id, ttl=args.ttl)
+
+    print(asyncio.run(run()))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="frontdesk", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("serve", help="run the server (embedded PostgreSQL without DATABASE_URL)")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.set_defaults(func=serve)
+    p = sub.add_parser("migrate", help="apply pending database migrations")
+    p.set_defaults(func=migrate)
+    p = sub.add_parser("token", help="print an API access token for a user")
+    p.add_argument("--email", default="demo@frontdesk.local")
+    p.add_argument("--ttl", type=int, default=15 * 60, help="seconds (default 900)")
+    p.set_defaults(func=token)
+    args = parser.parse_args(argv)
+    args.func(args)

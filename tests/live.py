@@ -1,0 +1,69 @@
+"""The real app on a real socket: uvicorn on 127.0.0.1, in the test's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from frontdesk.app import create_app
+from frontdesk.settings import Settings
+from tests.fake_twilio_rest import FakeTwilioRest, fake_twilio_rest, free_socket
+from voice.registry import CallRegistry
+
+AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+ACCOUNT_SID = "AC" + "0" * 32
+
+
+@dataclass
+class LiveServer:
+    url: str
+    settings: Settings
+    app: Any
+    calls: CallRegistry
+    twilio: FakeTwilioRest
+
+
+def test_settings(pg_url: str, port: int, **overrides: Any) -> Settings:
+    env = {"DATABASE_URL": pg_url, "PUBLIC_URL": f"http://127.0.0.1:{port}",
+           "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+           "LOCAL_MODELS": "false", "METER_TICK_SECONDS": "1", "HEARTBEAT_SECONDS": "0.5",
+           "FRONTDESK_HOME": "/nonexistent"}
+    return Settings.from_env(env, **overrides)
+
+
+@asynccontextmanager
+async def live_server(pg_url: str, *, providers: Any, **overrides: Any
+                      ) -> AsyncIterator[LiveServer]:
+    async with fake_twilio_rest() as twilio:
+        overrides.setdefault("twilio_api_base_url", twilio.url)
+        async with _serve(pg_url, providers, twilio, overrides) as server:
+            yield server
+
+
+@asynccontextmanager
+async def _serve(pg_url: str, providers: Any, twilio: FakeTwilioRest, overrides: dict[str, Any]
+                 ) -> AsyncIterator[LiveServer]:
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    settings = test_settings(pg_url, port, **overrides)
+    calls = CallRegistry(settings.max_calls)
+    app = create_app(settings, calls=calls, providers=providers)
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning",
+                                           ws="websockets-sansio", ws_max_size=262_144))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:  # startup runs migrations and the recovery pass
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    try:
+        yield LiveServer(url=f"http://127.0.0.1:{port}", settings=settings, app=app, calls=calls,
+                         twilio=twilio)
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()

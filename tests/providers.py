@@ -1,0 +1,106 @@
+"""Deterministic stand-ins for STT, LLM and TTS. Test-only: no client can select them.
+
+ScriptedSTT "hears" the caller's lines in order, one per speech segment the VAD finds.
+EchoLLM answers "You said: ..." and hangs up through the end_call tool on "goodbye".
+ToneTTS speaks a short tone whose length follows the text, instantly.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import AsyncGenerator, Sequence
+from typing import Any
+
+import numpy as np
+from pipecat.frames.frames import (
+    Frame,
+    FunctionCallFromLLM,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.services.llm_service import LLMService
+from pipecat.services.settings import LLMSettings, STTSettings, TTSSettings
+from pipecat.services.stt_service import SegmentedSTTService
+from pipecat.services.tts_service import TTSService
+from pipecat.utils.time import time_now_iso8601
+
+from db.clients import Client
+from pipelines.providers import CallServices, ProviderPlan
+
+TONE_SECONDS_PER_WORD = 0.06
+
+
+class ScriptedSTT(SegmentedSTTService):
+    def __init__(self, lines: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(settings=STTSettings(model="scripted", language=None), **kwargs)
+        self._lines = iter(lines)
+
+    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
+        text = next(self._lines, "")
+        if text:
+            yield TranscriptionFrame(text, "caller", time_now_iso8601(), finalized=True)
+
+
+class EchoLLM(LLMService):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(settings=LLMSettings(model="echo", system_instruction=None,
+                                              temperature=None, max_tokens=None, top_p=None,
+                                              top_k=None, frequency_penalty=None,
+                                              presence_penalty=None, seed=None,
+                                              filter_incomplete_user_turns=None,
+                                              user_turn_completion_config=None), **kwargs)
+        self._ids = itertools.count(1)
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if not isinstance(frame, LLMContextFrame):
+            await self.push_frame(frame, direction)
+            return
+        messages = frame.context.get_messages()
+        last = messages[-1] if messages else {}
+        if last.get("role") == "tool":
+            return  # end_call answered; nothing more to say
+        said = str(last.get("content") or "") if last.get("role") == "user" else ""
+        goodbye = "goodbye" in said.lower()
+        await self.push_frame(LLMFullResponseStartFrame())
+        await self.push_frame(LLMTextFrame("Goodbye!" if goodbye else f"You said: {said}."))
+        await self.push_frame(LLMFullResponseEndFrame())
+        if goodbye:
+            await self.run_function_calls([FunctionCallFromLLM(
+                function_name="end_call", tool_call_id=f"call_{next(self._ids)}",
+                arguments={}, context=frame.context)])
+
+
+class ToneTTS(TTSService):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(push_start_frame=True, push_stop_frames=True,
+                         settings=TTSSettings(model="tone", voice="tone", language=None),
+                         **kwargs)
+
+    async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame, None]:
+        seconds = max(0.2, TONE_SECONDS_PER_WORD * len(text.split()))
+        t = np.arange(math.ceil(self.sample_rate * seconds)) / self.sample_rate
+        pcm = (np.sin(2 * np.pi * 440 * t) * 8000).astype(np.int16).tobytes()
+        yield TTSAudioRawFrame(pcm, self.sample_rate, 1, context_id=context_id)
+
+
+class ScriptedProviders:
+    """A ProviderFactory whose every call hears ``lines`` and answers with EchoLLM/ToneTTS."""
+
+    def __init__(self, lines: Sequence[str] = ()) -> None:
+        self.lines = list(lines)
+        self.built = 0
+
+    def plan(self, client: Client) -> ProviderPlan:
+        return ProviderPlan(stt="test/scripted", llm="test/echo", tts="test/tone",
+                            tts_voice="tone")
+
+    def build(self, plan: ProviderPlan, client: Client, *, call_sid: str) -> CallServices:
+        self.built += 1
+        return CallServices(stt=ScriptedSTT(self.lines), llm=EchoLLM(), tts=ToneTTS())

@@ -1,0 +1,87 @@
+"""run_tool: every tool call goes through here and leaves exactly one tool_executions row.
+
+The LLM always gets a readable dict back, never an exception: a crashed tool must not
+crash the call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from db import tool_executions
+from tools import registry
+from tools.calendar import ToolError
+from tools.context import ToolContext
+
+log = logging.getLogger("frontdesk.tools")
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
+    "object": (dict,), "array": (list,),
+}
+
+
+def check_arguments(tool: registry.Tool, arguments: Any) -> dict[str, Any]:
+    """The arguments as handler keywords, or ToolError saying what the LLM got wrong."""
+    if not isinstance(arguments, dict):
+        raise ToolError("arguments must be a JSON object")
+    # LLMs often send null for an optional argument they mean to omit.
+    args = {k: v for k, v in arguments.items() if v is not None or k in tool.required}
+    unknown = sorted(set(args) - set(tool.properties))
+    if unknown:
+        # Also keeps test-only keywords such as `now` out of the LLM's reach.
+        raise ToolError(f"unknown argument(s): {', '.join(unknown)}")
+    missing = [k for k in tool.required if args.get(k) is None]
+    if missing:
+        raise ToolError(f"missing argument(s): {', '.join(missing)}")
+    for key, value in args.items():
+        kind = tool.properties[key].get("type")
+        types = _JSON_TYPES.get(kind, (object,))
+        if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+            article = "an" if str(kind)[:1] in "aeiou" else "a"
+            raise ToolError(f"{key} must be {article} {kind}")
+    return args
+
+
+async def run_tool(ctx: ToolContext, name: str, arguments: Any) -> dict[str, Any]:
+    """Run one tool call, audit it, and return what the LLM should see."""
+    started = time.perf_counter()
+    tool = registry.get(name)
+    status, error = "error", None
+    try:
+        if tool is None:
+            raise ToolError(f"unknown tool: {name}")
+        output = await tool.handler(ctx, **check_arguments(tool, arguments))
+        status = "success"
+    except ToolError as e:
+        error = str(e)
+        output = {"error": error}
+    except asyncio.CancelledError:
+        # The call ended mid-tool: still leave the audit row, then let cancellation proceed.
+        error, output = "cancelled", None
+        await _audit(ctx, name, arguments, output, status, error, started)
+        raise
+    except Exception as e:
+        # Type and message only: arguments and locals may hold callers' personal data.
+        error = f"{type(e).__name__}: {e}"[:500]
+        log.error("tool %s failed (client %s, conversation %s): %s",
+                  name, ctx.client.id, ctx.conversation_id, error)
+        output = {"error": tool.unavailable if tool else "that action is unavailable"}
+    await _audit(ctx, name, arguments, output, status, error, started)
+    return output
+
+
+async def _audit(ctx: ToolContext, name: str, arguments: Any, output: Any, status: str,
+                 error: str | None, started: float) -> None:
+    elapsed_ms = round((time.perf_counter() - started) * 1000)
+    try:
+        await tool_executions.insert(
+            ctx.pool, client_id=ctx.client.id, conversation_id=ctx.conversation_id,
+            tool_name=name, input=arguments if isinstance(arguments, dict) else {},
+            output=output, status=status, error_message=error, execution_time_ms=elapsed_ms)
+    except Exception as e:
+        # Losing an audit row is bad; losing the call over it would be worse.
+        log.error("tool %s: audit row not written: %s", name, type(e).__name__)

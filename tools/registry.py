@@ -1,0 +1,94 @@
+"""Every tool the agent may be given: name, LLM-facing JSON schema and handler."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from tools import calendar, end_call
+
+Handler = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    properties: dict[str, Any]  # JSON-schema properties of the arguments object
+    required: list[str]
+    handler: Handler  # called as handler(ctx, **arguments)
+    # What the LLM hears when the handler fails unexpectedly (details stay in the log).
+    unavailable: str = "that action is unavailable right now"
+
+    def function_schema(self) -> dict[str, Any]:
+        """OpenAI-style function schema (also what pipecat's FunctionSchema takes)."""
+        return {"name": self.name, "description": self.description,
+                "parameters": {"type": "object", "properties": self.properties,
+                               "required": self.required}}
+
+
+_DATE = {"type": "string",
+         "description": "Day in the business's local calendar, YYYY-MM-DD, e.g. 2026-11-26."}
+_CALENDAR_DOWN = "the calendar is unavailable right now"
+
+TOOLS: dict[str, Tool] = {t.name: t for t in (
+    Tool(
+        name="get_available_slots",
+        description="List the free appointment start times on one day, in the business's "
+                    "local time (HH:MM, 24-hour). Call this before offering times. When the "
+                    "day has none, next_available suggests the next open day's slots.",
+        properties={"date": _DATE},
+        required=["date"],
+        handler=calendar.get_available_slots,
+        unavailable=_CALENDAR_DOWN,
+    ),
+    Tool(
+        name="book_appointment",
+        description="Book one free slot for the caller after confirming date, time and name "
+                    "with them. If it returns booked=false, tell the caller the reason and "
+                    "offer the returned alternatives.",
+        properties={
+            "date": _DATE,
+            "time": {"type": "string",
+                     "description": "Start time, business's local time, HH:MM 24-hour, "
+                                    "e.g. 14:30. Use a time from get_available_slots."},
+            "name": {"type": "string", "description": "The caller's full name."},
+            "phone": {"type": "string",
+                      "description": "Callback number, e.g. +12125550123. Omit to use the "
+                                     "number the caller is calling from."},
+        },
+        required=["date", "time", "name"],
+        handler=calendar.book_appointment,
+        unavailable=_CALENDAR_DOWN,
+    ),
+    Tool(
+        name="cancel_appointment",
+        description="Cancel one of the caller's own upcoming appointments by its id "
+                    "(the appointment_id book_appointment returned).",
+        properties={"appointment_id": {"type": "integer",
+                                       "description": "The appointment's id, e.g. 42."}},
+        required=["appointment_id"],
+        handler=calendar.cancel_appointment,
+        unavailable=_CALENDAR_DOWN,
+    ),
+    Tool(
+        name="end_call",
+        description="Hang up the phone. Call it only after you have said goodbye and the "
+                    "caller needs nothing else.",
+        properties={},
+        required=[],
+        handler=end_call.end_call,
+    ),
+)}
+
+KNOWN_TOOLS: frozenset[str] = frozenset(TOOLS)
+
+
+def get(name: str) -> Tool | None:
+    return TOOLS.get(name)
+
+
+def tools_for(enabled: list[str]) -> list[Tool]:
+    """The client's enabled tools in its order; unknown or repeated names are skipped."""
+    return [TOOLS[name] for name in dict.fromkeys(enabled) if name in TOOLS]

@@ -1,0 +1,111 @@
+"""POST /voice: Twilio asks what to do with an incoming call; we answer in TwiML."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qsl, quote
+
+import phonenumbers
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
+
+from db import clients, conversations
+from pipelines.providers import ProviderUnavailable
+from voice import call_tokens
+from voice.state import VoiceState
+
+log = logging.getLogger("frontdesk.voice")
+
+MAX_WEBHOOK_BYTES = 16_384  # Twilio's call webhook is ~1-2 KB of form fields
+
+SAY_UNKNOWN = "Sorry, this number is not in service. Goodbye."
+SAY_INACTIVE = "Sorry, this line is not available right now. Goodbye."
+SAY_NO_BALANCE = "Sorry, this line is temporarily unavailable. Please try again later. Goodbye."
+SAY_BUSY = "Sorry, all our lines are busy. Please call back in a few minutes. Goodbye."
+SAY_NOT_CONFIGURED = "Sorry, this line is not set up yet. Goodbye."
+
+
+def say_and_hang_up(sentence: str) -> Response:
+    response = VoiceResponse()
+    response.say(sentence)
+    response.hangup()
+    return _twiml(response)
+
+
+def _twiml(response: VoiceResponse) -> Response:
+    return Response(str(response), media_type="application/xml")
+
+
+def e164(number: str) -> str | None:
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+async def voice_webhook(request: Request) -> Response:
+    state: VoiceState = request.state.voice
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_WEBHOOK_BYTES):
+        return PlainTextResponse("request body too large", status_code=413)
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_WEBHOOK_BYTES:
+            return PlainTextResponse("request body too large", status_code=413)
+    try:
+        form = dict(parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=bool(body)))
+    except (UnicodeDecodeError, ValueError):
+        return PlainTextResponse("body must be application/x-www-form-urlencoded",
+                                 status_code=400)
+
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if not state.signatures.valid(path, form, request.headers.get("x-twilio-signature")):
+        log.warning("POST /voice refused: bad X-Twilio-Signature (CallSid %s)",
+                    form.get("CallSid", "?")[:40])
+        return PlainTextResponse("invalid Twilio signature", status_code=403)
+
+    call_sid, to, caller = form.get("CallSid"), form.get("To"), form.get("From", "")
+    if not call_sid or not to:
+        return PlainTextResponse("CallSid and To are required", status_code=400)
+
+    number = e164(to)
+    client = await clients.get_by_phone(state.pool, number) if number else None
+    if client is None:
+        log.info("call %s to unknown number %s", call_sid, to)
+        return say_and_hang_up(SAY_UNKNOWN)
+    if not client.is_active:
+        return say_and_hang_up(SAY_INACTIVE)
+    if client.balance_seconds <= 0:
+        log.info("call %s refused: client %s has no balance", call_sid, client.id)
+        return say_and_hang_up(SAY_NO_BALANCE)
+    if not state.calls.has_room():
+        log.warning("call %s refused: at capacity (%d calls)", call_sid, len(state.calls))
+        return say_and_hang_up(SAY_BUSY)
+    try:
+        state.providers.plan(client)
+    except ProviderUnavailable as exc:
+        log.error("call %s refused: client %s: %s", call_sid, client.id, exc)
+        return say_and_hang_up(SAY_NOT_CONFIGURED)
+
+    token, claims = call_tokens.issue(state.token_secret, call_sid=call_sid, client_id=client.id)
+    recorded = await conversations.create_pending(
+        state.pool, call_sid=call_sid, client_id=client.id, caller_phone=caller or "unknown",
+        token_nonce=claims.nonce)
+    if recorded is None:  # a webhook retry for a call that is already connected
+        log.warning("call %s: /voice repeated for a call already in progress", call_sid)
+        return say_and_hang_up(SAY_BUSY)
+
+    stream = Stream(url=f"{state.settings.public_ws_base}/ws/{client.id}/"
+                        f"{quote(caller or 'unknown', safe='+')}")
+    stream.parameter(name="token", value=token)
+    connect = Connect()
+    connect.append(stream)
+    response = VoiceResponse()
+    response.append(connect)
+    log.info("call %s from %s accepted for client %s", call_sid, caller, client.id)
+    return _twiml(response)
