@@ -13,8 +13,8 @@ from db.clients import Client
 _numbers = itertools.count(100)
 
 
-async def make_client(pool: asyncpg.Pool, *, balance_seconds: int = 600, owner_id: int | None = None,
-                      **values: Any) -> Client:
+async def make_client(pool: asyncpg.Pool, *, balance_seconds: int = 600,
+                      owner_id: int | None = None, **values: Any) -> Client:
     n = next(_numbers)
     if owner_id is None:
         owner_id = (await users.insert(pool, email=f"owner{n}@example.com")).id

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-
-def free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
+from tests.serving import free_socket, serving
 
 
 @dataclass
@@ -57,13 +49,5 @@ async def fake_twilio_rest() -> AsyncIterator[FakeTwilioRest]:
                                   update_call, methods=["POST"])])
     sock = free_socket()
     state.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
-    try:
+    async with serving(app, sock, lifespan="off"):
         yield state
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import uvicorn
-
 from frontdesk.app import create_app
 from frontdesk.settings import Settings
-from tests.fake_twilio_rest import FakeTwilioRest, fake_twilio_rest, free_socket
+from tests.fake_twilio_rest import FakeTwilioRest, fake_twilio_rest
+from tests.serving import free_socket, serving
 from voice.registry import CallRegistry
 
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -53,17 +51,6 @@ async def _serve(pg_url: str, providers: Any, twilio: FakeTwilioRest, overrides:
     settings = test_settings(pg_url, port, **overrides)
     calls = CallRegistry(settings.max_calls)
     app = create_app(settings, calls=calls, providers=providers)
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning",
-                                           ws="websockets-sansio", ws_max_size=262_144))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:  # startup runs migrations and the recovery pass
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
+    async with serving(app, sock, lifespan="on", ws="websockets-sansio", ws_max_size=262_144):
         yield LiveServer(url=f"http://127.0.0.1:{port}", settings=settings, app=app, calls=calls,
                          twilio=twilio)
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()

@@ -9,12 +9,12 @@ import httpx
 import pytest
 
 from api.auth import issue_access_token
-from db import conversations, tool_executions, usage
+from db import tool_executions, usage
 from tests.caller import FakeCall
 from tests.factories import make_client
 from tests.live import live_server
 from tests.providers import ScriptedProviders
-from tests.waiting import until
+from tests.waiting import ended
 
 pytest.importorskip("piper")
 from tests.speech import synthesize_caller, to_ulaw_frames  # noqa: E402
@@ -25,13 +25,6 @@ LINES = ["I would like to book an appointment please", "Thank you very much"]
 @functools.cache
 def caller_frames(text: str) -> list[bytes]:
     return to_ulaw_frames(*synthesize_caller(text))
-
-
-async def ended(pool, call_sid: str) -> conversations.Conversation:
-    async def probe():
-        conv = await conversations.get_by_call_sid(pool, call_sid)
-        return conv if conv and conv.status == "ended" else None
-    return await until(probe, what=f"call {call_sid} to be finalized")
 
 
 async def active_call_ids(server, pool, owner_id: int) -> list[str]:

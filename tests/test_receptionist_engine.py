@@ -1,0 +1,456 @@
+"""The receptionist dialogue engine, driven with OpenAI-format context messages."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from pipelines.receptionist import replies
+from pipelines.receptionist.engine import Action, ClientFacts, ReceptionistEngine, ToolCall
+
+TZ = "America/New_York"
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo(TZ))  # Wednesday
+GREETING = "Thank you for calling Bright Smile Dental. How can I help you today?"
+ENGINE = ReceptionistEngine(ClientFacts("Bright Smile Dental", TZ, GREETING))
+ALL_DAY = [f"{h:02d}:{m:02d}" for h in range(8, 19) for m in (0, 15, 30, 45)]
+
+Calendar = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+
+def open_calendar(slots: list[str] = ALL_DAY) -> Calendar:
+    """Every slot free on weekdays and Saturday; closed on Sunday; bookings succeed."""
+
+    def calendar(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        if name == "get_available_slots":
+            day = date.fromisoformat(args["date"])
+            if day.weekday() == 6:
+                return {"date": args["date"], "weekday": "Sunday", "slots": [], "closed": True,
+                        "next_available": [{"date": "2026-11-30", "time": "09:00"},
+                                           {"date": "2026-11-30", "time": "09:30"}]}
+            return {"date": args["date"], "weekday": f"{day:%A}", "slots": list(slots)}
+        if name == "book_appointment":
+            return {"booked": True, "appointment_id": 7, **args}
+        return {"ok": True}
+
+    return calendar
+
+
+class Conversation:
+    """The context as Pipecat's aggregators build it, with tool calls answered by `calendar`."""
+
+    def __init__(self, calendar: Calendar | None = None, *, greet: bool = True) -> None:
+        self.calendar = calendar or open_calendar()
+        self.messages: list[dict[str, Any]] = [{"role": "system", "content": "Be helpful."}]
+        self.tool_calls: list[ToolCall] = []
+        self.said: list[str] = []
+        if greet:
+            self.bot()
+
+    def bot(self) -> Action | None:
+        """Run the engine until it speaks without calling a tool; the last action."""
+        action = None
+        for _ in range(5):
+            action = ENGINE.next_action(self.messages, NOW)
+            if action is None:
+                return None
+            if action.say:
+                self.said.append(action.say)
+                self.messages.append({"role": "assistant", "content": action.say})
+            if action.tool_call is None:
+                return action
+            call = action.tool_call
+            self.tool_calls.append(call)
+            call_id = f"call_{len(self.tool_calls)}"
+            self.messages.append({"role": "assistant", "tool_calls": [{
+                "id": call_id, "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments)}}]})
+            self.messages.append({"role": "tool", "tool_call_id": call_id,
+                                  "content": json.dumps(self.calendar(call.name, call.arguments))})
+            if call.name == "end_call":
+                return action
+        raise AssertionError("the engine kept calling tools")
+
+    def caller(self, text: str) -> Action | None:
+        self.messages.append({"role": "user", "content": text})
+        return self.bot()
+
+    @property
+    def last_said(self) -> str:
+        return self.said[-1]
+
+    def booked_with(self) -> dict[str, Any] | None:
+        books = [c.arguments for c in self.tool_calls if c.name == "book_appointment"]
+        return books[-1] if books else None
+
+
+def first_move(text: str) -> Action | None:
+    return ENGINE.next_action(
+        [{"role": "assistant", "content": GREETING}, {"role": "user", "content": text}], NOW)
+
+
+def complete_booking(conv: Conversation, first: str, *, name: str = "Ana Lopez") -> None:
+    """Say `first`, then answer the engine's questions until it books."""
+    books_before = [c for c in conv.tool_calls if c.name == "book_appointment"]
+    action = conv.caller(first)
+    for _ in range(4):
+        if [c for c in conv.tool_calls if c.name == "book_appointment"] != books_before:
+            return
+        kind = replies.prompt_kind(action.say if action else "")
+        if kind == replies.ASK_NAME:
+            action = conv.caller(name)
+        elif kind == replies.ASK_CONFIRM:
+            action = conv.caller("Yes, please.")
+        else:
+            raise AssertionError(f"unexpected reply: {conv.last_said!r}")
+    raise AssertionError("never booked")
+
+
+# --- first move: which tool with which arguments --------------------------------------------
+
+@pytest.mark.parametrize(("caller", "day"), [
+    ("I'd like to book an appointment tomorrow at 3", "2026-11-26"),
+    ("Can I come in next Friday morning?", "2026-11-27"),
+    ("Do you have anything on the 14th?", "2026-12-14"),
+    ("Is Monday at 2 available?", "2026-11-30"),
+    ("What times do you have on Saturday?", "2026-11-28"),
+    ("December 3rd at 10:30 please", "2026-12-03"),
+    ("The day after tomorrow at 10, if possible.", "2026-11-27"),
+    ("Anything in two days?", "2026-11-27"),
+    ("Could I get an appointment on 12/2 at 4:30 pm?", "2026-12-02"),
+    ("Tuesday the first of December works for me", "2026-12-01"),
+    ("Friday next week, please", "2026-12-04"),
+    ("I can come in, but not Thursday, Friday would be better", "2026-11-27"),
+    ("Is there anything this Wednesday at 4?", "2026-11-25"),
+    ("Are you open on Sunday?", "2026-11-29"),
+    ("I'd like to book something a week from today", "2026-12-02"),
+    ("Hi, this is Maria Garcia, I want an appointment tomorrow", "2026-11-26"),
+    ("What are your hours on Saturday?", "2026-11-28"),
+])
+def test_a_named_day_is_looked_up_in_the_calendar(caller: str, day: str):
+    assert first_move(caller) == Action(tool_call=ToolCall("get_available_slots", {"date": day}))
+
+
+@pytest.mark.parametrize(("caller", "start"), [
+    ("How much does a cleaning cost?", "I can't help with prices"),
+    ("Where are you located?", "I can't help with directions"),
+    ("Can I speak to a real person?", "I can't transfer calls"),
+    ("I need to cancel my appointment", "I can't change or cancel existing appointments"),
+    ("Can you take a message for Dr. Lee?", "I can't take messages"),
+    ("What are your hours?", "I can't give our opening hours"),
+    ("Do you take my insurance?", "I can't help with prices"),
+    ("What's the weather like over there?", "Sorry, I can't help with that on this line."),
+])
+def test_what_it_cannot_do_is_refused_honestly(caller: str, start: str):
+    action = first_move(caller)
+    assert action is not None and action.tool_call is None
+    assert action.say.startswith(start)
+
+
+@pytest.mark.parametrize("caller", [
+    "Goodbye!", "That's all, thanks.", "Okay, bye bye.", "No thanks, have a good day",
+    "Nothing else, I'm all set.",
+])
+def test_goodbye_says_goodbye_then_ends_the_call(caller: str):
+    action = first_move(caller)
+    assert action == Action(say="Thanks for calling Bright Smile Dental. Goodbye!",
+                            tool_call=ToolCall("end_call", {}))
+    assert action.ends_call
+
+
+@pytest.mark.parametrize("caller", ["", "   ", "um", "[inaudible]", "(static) uh"])
+def test_unintelligible_input_gets_a_short_reprompt(caller: str):
+    assert first_move(caller) == Action(say="Sorry, I didn't catch that. Could you say that again?")
+
+
+@pytest.mark.parametrize(("caller", "kind", "text"), [
+    ("I'd like to make an appointment", replies.ASK_DAY, "What day would you like to come in?"),
+    ("Can I book something at 3 p.m.?", replies.ASK_DAY, "What day would you like that for?"),
+    ("Do you have any openings?", replies.ASK_DAY, "What day would you like me to check?"),
+    ("Never mind.", replies.ASK_ANYTHING_ELSE,
+     "Okay, I won't book that. Is there anything else I can help with?"),
+    ("My name is Ana Lopez", None, "Thanks, Ana. How can I help you today?"),
+    ("Hello?", None, "Hi! How can I help you today?"),
+])
+def test_missing_pieces_are_asked_for(caller: str, kind: str | None, text: str):
+    action = first_move(caller)
+    assert action == Action(say=text)
+    assert replies.prompt_kind(action.say) == kind
+
+
+# --- days and times, all the way to the booking ---------------------------------------------
+
+@pytest.mark.parametrize(("caller", "day", "time"), [
+    ("I'd like an appointment tomorrow at 3", "2026-11-26", "15:00"),
+    ("Tomorrow at 3 p.m. please", "2026-11-26", "15:00"),
+    ("Friday at 10", "2026-11-27", "10:00"),
+    ("Monday at half past two", "2026-11-30", "14:30"),
+    ("Can I come in tomorrow at noon?", "2026-11-26", "12:00"),
+    ("The 14th at 9:45", "2026-12-14", "09:45"),
+    ("Thursday at quarter to five", "2026-11-26", "16:45"),
+    ("Friday at three thirty in the afternoon", "2026-11-27", "15:30"),
+    ("Tomorrow at 5 o'clock", "2026-11-26", "17:00"),
+    ("December third at ten fifteen", "2026-12-03", "10:15"),
+    ("Tomorrow at 11", "2026-11-26", "11:00"),
+    ("Friday afternoon at 2", "2026-11-27", "14:00"),
+    ("Thursday morning at 10:30", "2026-11-26", "10:30"),
+    ("Book me tomorrow at one", "2026-11-26", "13:00"),
+    ("Tomorrow at 13:15", "2026-11-26", "13:15"),
+    ("Next Monday at 9 in the morning", "2026-11-30", "09:00"),
+])
+def test_books_the_day_and_time_the_caller_said(caller: str, day: str, time: str):
+    conv = Conversation()
+    complete_booking(conv, caller)
+    assert conv.booked_with() == {"date": day, "time": time, "name": "Ana Lopez"}
+    assert conv.last_said.startswith("You're booked for ")
+
+
+def test_an_ambiguous_hour_is_settled_by_the_free_slots():
+    conv = Conversation(open_calendar(["18:00", "19:00", "19:30"]))  # an evening clinic
+    complete_booking(conv, "Tomorrow at 7")
+    assert conv.booked_with() == {"date": "2026-11-26", "time": "19:00", "name": "Ana Lopez"}
+
+
+@pytest.mark.parametrize(("answer", "name"), [
+    ("Ana Lopez", "Ana Lopez"),
+    ("It's John.", "John"),
+    ("This is Dr. Smith", "Dr. Smith"),
+    ("My name is Mary-Jane O'Brien", "Mary-Jane O'Brien"),
+    ("sure, it's bob", "Bob"),
+    ("I'm Carlos Mendez", "Carlos Mendez"),
+    ("Yeah, Priya.", "Priya"),
+])
+def test_names(answer: str, name: str):
+    conv = Conversation()
+    conv.caller("Tomorrow at 3")
+    assert replies.prompt_kind(conv.last_said) == replies.ASK_NAME
+    conv.caller(answer)
+    assert conv.last_said == f"Let me confirm: Thursday, November 26 at 3 PM, for {name}. " \
+                             "Shall I book it?"
+
+
+def test_a_name_given_up_front_is_not_asked_again():
+    conv = Conversation()
+    conv.caller("Hi, my name is Ana Lopez and I'd like to come in Friday at 10.")
+    assert conv.last_said == ("Let me confirm: Friday, November 27 at 10 AM, for Ana Lopez. "
+                              "Shall I book it?")
+
+
+# --- whole conversations ---------------------------------------------------------------------
+
+def test_happy_path_from_greeting_to_hang_up():
+    conv = Conversation()
+    assert conv.said == [GREETING]
+    conv.caller("Hi, I'd like to book an appointment tomorrow at 3")
+    assert conv.tool_calls == [ToolCall("get_available_slots", {"date": "2026-11-26"})]
+    assert conv.last_said == ("3 PM on Thursday, November 26 is available. "
+                              "Can I have your name, please?")
+    conv.caller("My name is Ana Lopez")
+    assert conv.last_said == ("Let me confirm: Thursday, November 26 at 3 PM, for Ana Lopez. "
+                              "Shall I book it?")
+    assert conv.booked_with() is None  # nothing is booked before the caller says yes
+    conv.caller("Yes please")
+    assert conv.tool_calls[-1] == ToolCall(
+        "book_appointment", {"date": "2026-11-26", "time": "15:00", "name": "Ana Lopez"})
+    assert conv.last_said == ("You're booked for Thursday, November 26 at 3 PM, Ana. "
+                              "Is there anything else I can help with?")
+    action = conv.caller("No, that's all, thanks")
+    assert action is not None and action.ends_call
+    assert conv.tool_calls[-1] == ToolCall("end_call", {})
+    assert conv.bot() is None  # after end_call's result there is nothing more to say
+
+
+def test_slot_taken_offers_alternatives_and_books_the_pick():
+    def calendar(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        if name == "book_appointment" and args["time"] == "14:00":
+            return {"booked": False, "reason": "slot_taken", "date": args["date"],
+                    "time": "14:00", "alternatives": [{"date": args["date"], "time": "14:30"},
+                                                      {"date": args["date"], "time": "15:00"}]}
+        return open_calendar()(name, args)
+
+    conv = Conversation(calendar)
+    conv.caller("Book me for Monday at 2, I'm Bob")
+    conv.caller("Yes")
+    assert conv.last_said == ("Sorry, 2 PM was just taken. I can do 2:30 PM or 3 PM. "
+                              "Would one of those work?")
+    assert "booked" not in conv.last_said.lower()
+    conv.caller("The second one")
+    assert conv.last_said == ("Let me confirm: Monday, November 30 at 3 PM, for Bob. "
+                              "Shall I book it?")
+    conv.caller("Correct")
+    assert conv.booked_with() == {"date": "2026-11-30", "time": "15:00", "name": "Bob"}
+
+
+def test_legacy_alternatives_as_plain_times():
+    def calendar(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        if name == "book_appointment" and args["time"] == "15:00":
+            return {"booked": False, "reason": "slot_taken", "alternatives": ["10:00", "16:00"]}
+        return open_calendar()(name, args)
+
+    conv = Conversation(calendar)
+    conv.caller("Tomorrow at 3, my name is Ana")
+    conv.caller("yes")
+    assert conv.last_said == ("Sorry, 3 PM was just taken. I can do 10 AM or 4 PM. "
+                              "Would one of those work?")
+    complete_booking(conv, "4 is fine")
+    assert conv.booked_with() == {"date": "2026-11-26", "time": "16:00", "name": "Ana"}
+
+
+@pytest.mark.parametrize(("correction", "readback"), [
+    ("No, make it 4", "Thursday, November 26 at 4 PM, for Ana Lopez"),
+    ("Actually Friday instead", "Friday, November 27 at 3 PM, for Ana Lopez"),
+    ("Sorry, my name is Bob", "Thursday, November 26 at 3 PM, for Bob"),
+    ("No wait, Friday at half past ten", "Friday, November 27 at 10:30 AM, for Ana Lopez"),
+])
+def test_correction_after_read_back(correction: str, readback: str):
+    conv = Conversation()
+    conv.caller("Tomorrow at 3 please")
+    conv.caller("Ana Lopez")
+    conv.caller(correction)
+    assert conv.last_said == f"Let me confirm: {readback}. Shall I book it?"
+    assert conv.booked_with() is None
+    conv.caller("Yes")
+    assert conv.last_said.startswith("You're booked for ")
+
+
+def test_no_to_the_read_back_asks_what_to_change():
+    conv = Conversation()
+    conv.caller("Friday at 9, it's John")
+    conv.caller("No")
+    assert conv.last_said == replies.WHAT_TO_CHANGE
+    conv.caller("The time, 11 please")
+    assert conv.last_said == ("Let me confirm: Friday, November 27 at 11 AM, for John. "
+                              "Shall I book it?")
+
+
+def test_closed_day_offers_the_next_opening():
+    conv = Conversation()
+    conv.caller("Can I come in on Sunday?")
+    assert conv.last_said == ("Sorry, we're closed on Sunday, November 29. The next opening is "
+                              "Monday, November 30, at 9 AM or 9:30 AM. Would one of those work?")
+    complete_booking(conv, "9:30 works", name="Dr. Smith")
+    assert conv.booked_with() == {"date": "2026-11-30", "time": "09:30", "name": "Dr. Smith"}
+
+
+def test_part_of_day_narrows_the_offer_and_a_pick_is_understood():
+    conv = Conversation(open_calendar(["09:00", "10:00", "13:00", "14:00", "15:30", "16:30"]))
+    conv.caller("Do you have anything Thursday afternoon?")
+    assert conv.last_said == ("On Thursday, November 26, I have 1 PM, 3:30 PM or 4:30 PM. "
+                              "Which time works for you?")
+    conv.caller("The last one")
+    assert conv.last_said == ("4:30 PM on Thursday, November 26 is available. "
+                              "Can I have your name, please?")
+
+
+def test_an_unavailable_time_offers_the_nearest():
+    conv = Conversation(open_calendar(["09:00", "14:30", "15:30", "17:00"]))
+    conv.caller("Tomorrow at 3")
+    assert conv.last_said == ("Sorry, 3 PM isn't available on Thursday, November 26. The closest "
+                              "times are 2:30 PM and 3:30 PM. Would one of those work?")
+    complete_booking(conv, "Half past three then")
+    assert conv.booked_with() == {"date": "2026-11-26", "time": "15:30", "name": "Ana Lopez"}
+
+
+def test_cancelling_the_request_in_progress():
+    conv = Conversation()
+    conv.caller("Tomorrow at 3")
+    conv.caller("Cancel that")
+    assert conv.last_said == "Okay, I won't book that. Is there anything else I can help with?"
+    conv.caller("Yes, actually, Friday at 10")
+    assert replies.prompt_kind(conv.last_said) == replies.ASK_NAME
+    assert "Friday, November 27" in conv.last_said
+
+
+def test_a_change_after_booking_is_not_faked():
+    conv = Conversation()
+    complete_booking(conv, "Tomorrow at 3")
+    conv.caller("Actually, make it 4")
+    assert conv.last_said == ("You're already booked for Thursday, November 26 at 3 PM. I can't "
+                              "change a booking on this line. "
+                              "Is there anything else I can help with?")
+    assert len([c for c in conv.tool_calls if c.name == "book_appointment"]) == 1
+
+
+@pytest.mark.parametrize("result", [
+    {"error": "the calendar is unavailable right now"},
+    {"booked": False, "reason": "in_past", "alternatives": []},
+    "The function `book_appointment` failed and returned no result.",
+])
+def test_never_says_booked_without_a_confirmed_booking(result: Any):
+    def calendar(name: str, args: dict[str, Any]) -> Any:
+        return result if name == "book_appointment" else open_calendar()(name, args)
+
+    conv = Conversation(calendar)
+    conv.caller("Tomorrow at 3, this is Ana")
+    conv.caller("Yes")
+    assert conv.tool_calls[-1].name == "book_appointment"
+    assert "booked" not in conv.last_said.lower()
+    assert conv.last_said.startswith("Sorry")
+
+
+def test_calendar_error_on_lookup_is_admitted():
+    conv = Conversation(lambda name, args: {"error": "the calendar is unavailable right now"})
+    conv.caller("Friday at 10")
+    assert conv.last_said == ("Sorry, I can't reach the calendar right now. Please call back a "
+                              "little later. Is there anything else I can help with?")
+
+
+def test_refusal_mid_booking_repeats_the_question():
+    conv = Conversation()
+    conv.caller("Tomorrow at 3")
+    conv.caller("How much is a cleaning?")
+    assert conv.last_said == ("I can't help with prices on this line, but I can book you an "
+                              "appointment. 3 PM on Thursday, November 26 is available. "
+                              "Can I have your name, please?")
+
+
+def test_unclear_answer_mid_booking_reasks():
+    conv = Conversation()
+    conv.caller("Tomorrow at 3")
+    conv.caller("[inaudible]")
+    assert conv.last_said == ("Sorry, I didn't catch that. 3 PM on Thursday, November 26 is "
+                              "available. Can I have your name, please?")
+
+
+# --- context edge cases ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("messages", [[], [{"role": "system", "content": "You are nice."}]])
+def test_greets_first(messages: list[dict[str, Any]]):
+    assert ENGINE.next_action(messages, NOW) == Action(say=GREETING)
+
+
+def test_default_greeting_and_no_second_greeting():
+    engine = ReceptionistEngine(ClientFacts("Acme Clinic", TZ, None))
+    assert engine.next_action([], NOW) == Action(
+        say="Thank you for calling Acme Clinic. How can I help you today?")
+    assert engine.next_action([{"role": "assistant", "content": "Hi!"}], NOW) is None
+
+
+def test_a_read_back_cut_off_by_barge_in_is_not_confirmed():
+    conv = Conversation()
+    conv.caller("Tomorrow at 3, my name is Ana")
+    assert replies.prompt_kind(conv.last_said) == replies.ASK_CONFIRM
+    # The caller talked over it: the context keeps only what was heard.
+    conv.messages[-1]["content"] = "Let me confirm: Thursday, November 26"
+    conv.caller("Yes")
+    assert conv.booked_with() is None
+    assert conv.last_said.endswith("Shall I book it?")
+
+
+def test_waits_while_a_tool_runs_and_reads_list_content():
+    messages = [
+        {"role": "assistant", "content": GREETING},
+        {"role": "user", "content": [{"type": "text", "text": "Friday at 10, I'm Ana"}]},
+        {"role": "assistant", "tool_calls": [{"id": "c1", "type": "function", "function": {
+            "name": "get_available_slots", "arguments": '{"date": "2026-11-27"}'}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "IN_PROGRESS"},
+    ]
+    assert ENGINE.next_action(messages, NOW) is None
+    messages[-1]["content"] = json.dumps({"date": "2026-11-27", "slots": ["10:00"]})
+    action = ENGINE.next_action(messages, NOW)
+    assert action == Action(say="Let me confirm: Friday, November 27 at 10 AM, for Ana. "
+                                "Shall I book it?")
