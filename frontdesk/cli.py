@@ -10,9 +10,17 @@ import sys
 from frontdesk.settings import ConfigError, Settings
 
 
+def _environment() -> dict[str, str]:
+    """The process environment over the values of a ./.env file, if there is one."""
+    from dotenv import dotenv_values
+
+    file_values = {k: v for k, v in dotenv_values(".env").items() if v is not None}
+    return {**file_values, **os.environ}
+
+
 def _settings(**overrides: object) -> Settings:
     try:
-        return Settings.from_env(os.environ, **overrides)
+        return Settings.from_env(_environment(), **overrides)
     except ConfigError as exc:
         print(f"frontdesk: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

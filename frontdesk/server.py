@@ -39,3 +39,8 @@ class DrainingServer(uvicorn.Server):
     async def _drain_then_exit(self, sig: int, frame: FrameType | None) -> None:
         await self.calls.drain(self.drain_seconds)
         super().handle_exit(sig, frame)
+
+    async def shutdown_gracefully(self) -> None:
+        """What the first signal does, without a signal (for embedding and tests)."""
+        await self.calls.drain(self.drain_seconds)
+        self.should_exit = True

@@ -69,6 +69,11 @@ class Settings(BaseSettings):
             raise ValueError("must be an absolute http(s) URL such as https://voice.example.com")
         return v.rstrip("/")
 
+    @field_validator("frontdesk_home")
+    @classmethod
+    def _home(cls, v: Path) -> Path:
+        return v.expanduser()
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, v: str | None) -> str | None:

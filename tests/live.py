@@ -7,7 +7,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import uvicorn
+
 from frontdesk.app import create_app
+from frontdesk.server import DrainingServer
 from frontdesk.settings import Settings
 from tests.fake_twilio_rest import FakeTwilioRest, fake_twilio_rest
 from tests.serving import free_socket, serving
@@ -24,6 +27,7 @@ class LiveServer:
     app: Any
     calls: CallRegistry
     twilio: FakeTwilioRest
+    server: DrainingServer
 
 
 def test_settings(pg_url: str, port: int, **overrides: Any) -> Settings:
@@ -35,22 +39,26 @@ def test_settings(pg_url: str, port: int, **overrides: Any) -> Settings:
 
 
 @asynccontextmanager
-async def live_server(pg_url: str, *, providers: Any, **overrides: Any
-                      ) -> AsyncIterator[LiveServer]:
+async def live_server(pg_url: str, *, providers: Any, drain_seconds: float = 5.0,
+                      **overrides: Any) -> AsyncIterator[LiveServer]:
     async with fake_twilio_rest() as twilio:
         overrides.setdefault("twilio_api_base_url", twilio.url)
-        async with _serve(pg_url, providers, twilio, overrides) as server:
+        async with _serve(pg_url, providers, twilio, drain_seconds, overrides) as server:
             yield server
 
 
 @asynccontextmanager
-async def _serve(pg_url: str, providers: Any, twilio: FakeTwilioRest, overrides: dict[str, Any]
-                 ) -> AsyncIterator[LiveServer]:
+async def _serve(pg_url: str, providers: Any, twilio: FakeTwilioRest, drain_seconds: float,
+                 overrides: dict[str, Any]) -> AsyncIterator[LiveServer]:
     sock = free_socket()
     port = sock.getsockname()[1]
     settings = test_settings(pg_url, port, **overrides)
     calls = CallRegistry(settings.max_calls)
     app = create_app(settings, calls=calls, providers=providers)
-    async with serving(app, sock, lifespan="on", ws="websockets-sansio", ws_max_size=262_144):
+    def draining(config: uvicorn.Config) -> DrainingServer:
+        return DrainingServer(config, calls, drain_seconds)
+
+    async with serving(app, sock, make_server=draining, lifespan="on", ws="websockets-sansio",
+                       ws_max_size=262_144) as server:
         yield LiveServer(url=f"http://127.0.0.1:{port}", settings=settings, app=app, calls=calls,
-                         twilio=twilio)
+                         twilio=twilio, server=server)

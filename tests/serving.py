@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,9 +19,11 @@ def free_socket() -> socket.socket:
 
 
 @asynccontextmanager
-async def serving(app: Any, sock: socket.socket, **config: Any) -> AsyncIterator[None]:
+async def serving(app: Any, sock: socket.socket, *,
+                  make_server: Callable[[uvicorn.Config], uvicorn.Server] = uvicorn.Server,
+                  **config: Any) -> AsyncIterator[uvicorn.Server]:
     config.setdefault("log_level", "warning")
-    server = uvicorn.Server(uvicorn.Config(app, **config))
+    server = make_server(uvicorn.Config(app, **config))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     # uvicorn offers a flag, not an event, for "listening"; startup failures surface here.
     while not server.started:  # noqa: ASYNC110
@@ -30,7 +32,7 @@ async def serving(app: Any, sock: socket.socket, **config: Any) -> AsyncIterator
             raise RuntimeError("uvicorn exited during start-up")
         await asyncio.sleep(0.01)
     try:
-        yield
+        yield server
     finally:
         server.should_exit = True
         await task

@@ -201,6 +201,7 @@ def test_missing_pieces_are_asked_for(caller: str, kind: str | None, text: str):
     ("Book me tomorrow at one", "2026-11-26", "13:00"),
     ("Tomorrow at 13:15", "2026-11-26", "13:15"),
     ("Next Monday at 9 in the morning", "2026-11-30", "09:00"),
+    ("Can we do Thursday at 2.30?", "2026-11-26", "14:30"),
 ])
 def test_books_the_day_and_time_the_caller_said(caller: str, day: str, time: str):
     conv = Conversation()
@@ -223,6 +224,7 @@ def test_an_ambiguous_hour_is_settled_by_the_free_slots():
     ("sure, it's bob", "Bob"),
     ("I'm Carlos Mendez", "Carlos Mendez"),
     ("Yeah, Priya.", "Priya"),
+    ("Ana Lopez, L-O-P-E-Z", "Ana Lopez"),
 ])
 def test_names(answer: str, name: str):
     conv = Conversation()
@@ -315,6 +317,15 @@ def test_correction_after_read_back(correction: str, readback: str):
     assert conv.booked_with() is None
     conv.caller("Yes")
     assert conv.last_said.startswith("You're booked for ")
+
+
+@pytest.mark.parametrize("answer", ["Yes, thanks, bye!", "That's it.", "Yep, go ahead"])
+def test_yes_to_the_read_back_books_before_anything_else(answer: str):
+    conv = Conversation()
+    conv.caller("Friday at 9, it's John")
+    conv.caller(answer)
+    assert conv.booked_with() == {"date": "2026-11-27", "time": "09:00", "name": "John"}
+    assert conv.last_said.startswith("You're booked for Friday, November 27 at 9 AM, John.")
 
 
 def test_no_to_the_read_back_asks_what_to_change():

@@ -178,6 +178,10 @@ def load_whisper(name: str, *, cpu_threads: int, num_workers: int) -> WhisperMod
     raise LocalModelUnavailable(f"unknown STT model {name!r}; local models are {STT_MODELS}")
 
 
+def whisper_base_installed() -> bool:
+    return all(importlib.util.find_spec(p) is not None for p in _WHISPER_BASE_PACKAGES)
+
+
 def whisper_base_files(packages: tuple[str, str]) -> dict[str, bytes]:
     """Files of the split Whisper base model, with model.bin joined from its parts."""
     dirs: list[Path] = []

@@ -1,0 +1,227 @@
+"""The receptionist's next move, decided from the conversation so far.
+
+Pure Python and deterministic: given the LLM-context messages (OpenAI format) and
+the client's facts, return what to say, which tool to call, or both when saying
+goodbye and hanging up. It books only after the caller confirms a read-back, and
+says "booked" only after ``book_appointment`` returned ``booked: true``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pipelines.receptionist import replies
+from pipelines.receptionist.replies import say_day
+from pipelines.receptionist.state import (
+    BOOK,
+    END_CALL,
+    GET_SLOTS,
+    DialogueState,
+    nearest,
+    parse_day,
+    parse_hhmm,
+    replay,
+    spread,
+)
+from pipelines.receptionist.when import in_part_of_day
+
+TOOL_NAMES = (GET_SLOTS, BOOK, END_CALL)
+
+
+@dataclass(frozen=True)
+class ClientFacts:
+    """What the receptionist knows about the business it answers for."""
+
+    business_name: str
+    timezone: str  # IANA name, e.g. "America/New_York"
+    initial_greeting: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Action:
+    """Say `say` (may be empty), then make `tool_call` (may be None)."""
+
+    say: str = ""
+    tool_call: ToolCall | None = None
+
+    @property
+    def ends_call(self) -> bool:
+        return self.tool_call is not None and self.tool_call.name == END_CALL
+
+
+def _say(text: str) -> Action:
+    return Action(say=text)
+
+
+def _call(tool: str, arguments: dict[str, Any]) -> Action:
+    return Action(tool_call=ToolCall(tool, arguments))
+
+
+def _wants_to_hang_up(st: DialogueState) -> bool:
+    u = st.last_user
+    assert u is not None
+    confirming = st.expect == replies.ASK_CONFIRM and st.request is not None
+    if confirming and st.request is not None and st.request.confirmed:
+        return False  # "yes, thanks, bye" to the read-back: book first, goodbyes after
+    if u.goodbye or (u.done and not confirming):
+        return True
+    return (st.expect == replies.ASK_ANYTHING_ELSE and u.no and not u.has_details
+            and not (u.book or u.availability))
+
+
+class ReceptionistEngine:
+    """Decides the next action for one client's calls; holds no per-call state."""
+
+    def __init__(self, facts: ClientFacts) -> None:
+        self.facts = facts
+        self._tz = ZoneInfo(facts.timezone)
+
+    def next_action(self, messages: Sequence[Any], now: datetime) -> Action | None:
+        """The next action, or None when there is nothing to answer (or the call has ended)."""
+        today = now.astimezone(self._tz).date()
+        st = replay(messages, today)
+        if st.ended or st.last == "waiting":
+            return None
+        if st.last == "tool":
+            return self._after_tool(st, today)
+        if st.last == "user":
+            return self._after_user(st, today)
+        if not st.greeted:
+            return _say(replies.greeting(self.facts.business_name, self.facts.initial_greeting))
+        return None
+
+    # --- caller turns ---------------------------------------------------------------------
+
+    def _after_user(self, st: DialogueState, today: date) -> Action:
+        u = st.last_user
+        assert u is not None
+        if not st.greeted and not (u.has_details or u.book or u.availability or u.name
+                                   or u.out_of_scope or u.goodbye):
+            return _say(replies.greeting(self.facts.business_name, self.facts.initial_greeting))
+        if _wants_to_hang_up(st):
+            return Action(say=replies.goodbye(self.facts.business_name),
+                          tool_call=ToolCall(END_CALL, {}))
+        if st.cancelled:
+            return _say(f"{replies.CANCELLED} {replies.ANYTHING_ELSE}")
+        if st.changed_after_booking:
+            last = st.bookings[-1]
+            return _say(replies.already_booked(say_day(last.day, today), last.time))
+
+        refusal = replies.REFUSALS[u.out_of_scope] if u.out_of_scope else None
+        if st.request is None:
+            if refusal:
+                return _say(refusal)
+            if u.name:
+                return _say(f"Thanks, {replies.first_name(u.name)}. {replies.HOW_CAN_I_HELP}")
+            if u.thanks:
+                return _say(f"You're welcome. {replies.ANYTHING_ELSE}")
+            if st.expect == replies.ASK_ANYTHING_ELSE and u.yes:
+                return _say("Sure. What can I help you with?")
+            if u.greeting:
+                return _say(f"Hi! {replies.HOW_CAN_I_HELP}")
+            if u.empty:
+                return _say(f"{replies.DIDNT_CATCH} {replies.SAY_AGAIN}")
+            if u.yes or u.no:
+                return _say(f"Okay. {replies.HOW_CAN_I_HELP}")
+            return _say(replies.REFUSALS["other"])
+
+        if st.wants_change:
+            return _say(replies.WHAT_TO_CHANGE)
+        step = self._progress(st, today)
+        prefix = refusal or (None if u.understood else replies.DIDNT_CATCH)
+        if prefix is None:
+            return step
+        # A tool call is not combined with speech: the reply would land in the context
+        # after the tool result and hide it. Ask again instead; the next turn continues.
+        if step.tool_call is not None:
+            return _say(prefix if refusal else f"{prefix} {replies.SAY_AGAIN}")
+        return _say(f"{prefix} {step.say}")
+
+    def _progress(self, st: DialogueState, today: date) -> Action:
+        """The next step towards a booking: ask, look up, read back, or book."""
+        r = st.request
+        assert r is not None
+        if r.day is None:
+            return _say(replies.ask_day(has_time=bool(r.time or r.part), check_only=r.check_only))
+        if r.day < today:
+            return _say(f"Sorry, that day has already passed. {replies.OTHER_DAY}")
+        day_text = say_day(r.day, today)
+        known = st.slots.get(r.day)
+        if known is None:
+            return _call(GET_SLOTS, {"date": r.day.isoformat()})
+        if not known.slots:
+            sorry = replies.closed(day_text) if known.closed else replies.fully_booked(day_text)
+            return _say(f"{sorry} {replies.OTHER_DAY}")
+        if r.time is None:
+            in_part = [t for t in known.slots if in_part_of_day(t, r.part)]
+            return _say(replies.offer(day_text, spread(in_part or known.slots), part=r.part,
+                                      part_empty=bool(r.part) and not in_part))
+        chosen = next((t for t in (r.time, r.alternative) if t and t in known.slots), None)
+        if chosen is None:
+            return _say(replies.unavailable(r.time, day_text, nearest(known.slots, r.time)))
+        if not st.name:
+            return _say(replies.ask_name(chosen, day_text))
+        if not r.confirmed:
+            return _say(replies.confirm(day_text, chosen, st.name))
+        return _call(BOOK, {"date": r.day.isoformat(), "time": chosen.strftime("%H:%M"),
+                            "name": st.name})
+
+    # --- tool results ---------------------------------------------------------------------
+
+    def _after_tool(self, st: DialogueState, today: date) -> Action | None:
+        outcome = st.last_tool
+        assert outcome is not None
+        result = outcome.result
+        day = parse_day(outcome.arguments.get("date"))
+        if outcome.name == GET_SLOTS:
+            if "error" in result or not isinstance(result.get("slots"), list):
+                return _say(f"{replies.CALENDAR_DOWN} {replies.ANYTHING_ELSE}")
+            if st.request is None:
+                return None  # the caller cancelled while we looked
+            if day is not None and st.request.day == day and st.pending_offers:
+                day_text = say_day(day, today)
+                sorry = (replies.closed(day_text) if result.get("closed")
+                         else replies.fully_booked(day_text))
+                return _say(f"{sorry} {self._next_opening(st, today)}")
+            step = self._progress(st, today)
+            if step.tool_call is not None and step.tool_call.name == GET_SLOTS:
+                return _say(f"{replies.CALENDAR_DOWN} {replies.ANYTHING_ELSE}")  # never loop
+            return step
+        if outcome.name == BOOK:
+            if result.get("booked") is True:
+                b = st.bookings[-1]
+                return _say(replies.booked(say_day(b.day, today), b.time, b.name))
+            reason = result.get("reason")
+            if not isinstance(reason, str) or day is None:
+                return _say(f"{replies.BOOKING_FAILED} {replies.ANYTHING_ELSE}")
+            wanted = parse_hhmm(outcome.arguments.get("time"))
+            text = replies.refused(reason, wanted, say_day(day, today))
+            offers = st.pending_offers
+            if offers and all(o.day == day for o in offers):
+                return _say(f"{text} {replies.alternatives_same_day([o.time for o in offers])}")
+            if offers:
+                return _say(f"{text} {self._next_opening(st, today)}")
+            again = replies.OTHER_DAY if reason == "closed" else replies.OTHER_TIME
+            return _say(f"{text} {again}")
+        return None
+
+    @staticmethod
+    def _next_opening(st: DialogueState, today: date) -> str:
+        first = st.pending_offers[0].day
+        assert first is not None
+        return replies.next_opening(say_day(first, today), [o.time for o in st.pending_offers])
+
+
+def next_action(messages: Sequence[Any], facts: ClientFacts, now: datetime) -> Action | None:
+    """Convenience wrapper: the next action for `messages` at `now`."""
+    return ReceptionistEngine(facts).next_action(messages, now)

@@ -1,0 +1,256 @@
+"""What one caller turn means: intents, day, time, name, yes/no, a pick from offered times.
+
+Rules, not a model: every phrase here was chosen for what callers say to a
+receptionist, and the reading depends on what they were just asked (`expect`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+
+from pipelines.receptionist import replies
+from pipelines.receptionist.when import (
+    TimeMention,
+    find_day,
+    find_part_of_day,
+    find_time,
+    normalize,
+)
+
+
+def _rx(*alternatives: str) -> re.Pattern[str]:
+    return re.compile(r"\b(?:" + "|".join(alternatives) + r")\b")
+
+
+_GOODBYE = _rx(r"bye", r"goodbye", r"good bye", r"bye bye", r"see you", r"talk to you later",
+               r"have a (?:good|nice|great|lovely) (?:day|one|night|evening|afternoon|weekend)",
+               r"take care", r"hang up")
+_DONE = _rx(r"that's all", r"that is all", r"that'll be all", r"that will be all",
+            r"that's it", r"that is it", r"nothing else", r"i'm all set", r"all set",
+            r"i'm good", r"i am good", r"no thanks", r"no thank you", r"that's everything",
+            r"i'm done", r"we're done", r"that's all i needed")
+_THANKS = _rx(r"thanks", r"thank you", r"cheers", r"appreciate it")
+_GREETING = re.compile(r"^(?:hi|hello|hey|good (?:morning|afternoon|evening)|hiya)\b")
+_YES = _rx(r"yes", r"yeah", r"yep", r"yup", r"yea", r"sure", r"correct", r"right", r"ok",
+           r"okay", r"alright", r"all right", r"sounds good", r"sounds great", r"perfect",
+           r"great", r"absolutely", r"definitely", r"of course", r"please do", r"go ahead",
+           r"do it", r"book it", r"that works", r"works for me", r"fine", r"uh huh", r"mhm",
+           r"exactly", r"please", r"that's it", r"that is it")
+_NO = _rx(r"no", r"nope", r"nah", r"not really", r"wrong", r"incorrect", r"not right",
+          r"not quite", r"negative", r"that's not it")
+_CANCEL = _rx(r"never ?mind", r"cancel (?:that|it|this|the request)",
+              r"forget (?:it|that|about it)", r"scratch that", r"don't book", r"do not book",
+              r"don't bother", r"changed my mind", r"no longer need")
+_CORRECTION = _rx(r"actually", r"instead", r"make it", r"change (?:it|that)", r"switch",
+                  r"rather", r"no wait", r"move it")
+_BOOK = _rx(r"book", r"booking", r"appointments?", r"appt", r"schedule", r"reserve",
+            r"reservation", r"come in", r"stop by", r"drop by", r"set up",
+            r"make an? (?:time|date)",
+            r"see (?:the|a) (?:doctor|dentist|someone)", r"get in", r"visit", r"consultation",
+            r"check ?up", r"cleaning", r"haircut", r"session")
+_AVAILABILITY = _rx(r"available", r"availability", r"free", r"openings?",
+                    r"anything (?:on|for|at|in|available|open|free|left)", r"any time",
+                    r"anytime", r"spots?", r"slots?", r"what times", r"when can", r"do you have",
+                    r"are you open", r"you open", r"open on")
+# Checked in order; the first match names what we cannot do.
+_OUT_OF_SCOPE: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("existing", _rx(r"(?:cancel|reschedule|move|change|confirm|check on) "
+                     r"(?:my|our|an|the|his|her) (?:existing )?(?:appointment|booking|reservation)",
+                     r"reschedule", r"existing appointment", r"my appointment (?:is|was)")),
+    ("human", _rx(r"(?:speak|talk) (?:to|with) (?:a|an|the|someone|somebody|your|real)",
+                  r"real person", r"human", r"operator", r"representative", r"transfer me",
+                  r"put me through", r"someone else")),
+    ("messages", _rx(r"leave a message", r"take a message", r"message for", r"call me back",
+                     r"callback", r"call back")),
+    ("prices", _rx(r"price", r"prices", r"pricing", r"cost", r"costs", r"how much", r"fee", r"fees",
+                   r"charge", r"charges", r"rates?", r"payment", r"pay", r"insurance", r"quote",
+                   r"deposit")),
+    ("location", _rx(r"address", r"where are you", r"where is", r"located", r"location",
+                     r"directions", r"parking", r"how do i get", r"how to get")),
+    ("hours", _rx(r"hours", r"opening times", r"open until", r"what time do you (?:open|close)",
+                  r"when do you (?:open|close)", r"when are you open", r"closing time")),
+    ("services", _rx(r"services", r"do you (?:do|offer|accept|take|treat)", r"treatments?",
+                     r"menu")),
+)
+_CHOICE = re.compile(r"\b(?:the\s+)?(?P<c>1st|2nd|3rd|first|second|third|last|earlier|earliest"
+                     r"|later|latest)(?:\s+(?:one|option|slot|time))?\b")
+_CHOICE_INDEX = {"1st": 0, "first": 0, "earlier": 0, "earliest": 0, "2nd": 1, "second": 1,
+                 "3rd": 2, "third": 2, "last": -1, "later": -1, "latest": -1}
+_NOISE = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*")  # "[inaudible]", "(coughs)"
+_FILLERS = {"uh", "um", "umm", "uhm", "er", "erm", "hmm", "mm", "ah", "oh", "so", "well", "like"}
+
+# --- names ----------------------------------------------------------------------------------
+
+_TITLES = {"dr": "Dr.", "doctor": "Dr.", "mr": "Mr.", "mrs": "Mrs.", "ms": "Ms.",
+           "miss": "Miss", "mx": "Mx.", "prof": "Prof."}
+_STRONG_CUE = re.compile(r"\b(?:my name is|my name's|my names|name is|the name is|name's|call me"
+                         r"|under the name(?: of)?|book it under|put it under)\s+", re.I)
+_WEAK_CUE = re.compile(r"\b(?:this is|it's|it is|its|i'm|i am|im)\s+", re.I)
+_NAME_SPAN = re.compile(r"(?:(?:dr|doctor|mr|mrs|ms|miss|mx|prof)\.?\s+)?"
+                        r"[A-Za-z][A-Za-z'\-]*(?:\s+[A-Za-z][A-Za-z'\-]*){0,2}", re.I)
+_NOT_NAMES_TEXT = """
+a an the and or but to for from with at on in of about just calling looking trying wondering
+hoping going gonna wanna want wanted need needing like would could can will shall should i me
+my you your we us it its that this there here so very really well yes yeah yep no not nope sure
+ok okay fine good great sorry thanks thank please hi hello hey interested available free busy
+done all set actually also still again booking book appointment schedule make change cancel
+today tomorrow tonight morning afternoon evening noon next last correct right wrong afraid new
+back speaking is be glad happy calling ringing phoning what who how why when where around out
+waiting late early calling a.m p.m am pm one two three four five six seven eight nine ten eleven
+twelve half quarter past oclock o'clock first second third available after before nobody none
+anything something nothing everyone someone monday tuesday wednesday thursday friday saturday
+sunday january february march april may june july august september october november december
+week weekend day time fine perfect exactly true yours mine hers his him her them they
+"""
+_NOT_NAMES = frozenset(_NOT_NAMES_TEXT.split())
+
+
+def _cap(token: str) -> str:
+    parts = token.split("-")
+    out = []
+    for part in parts:
+        if "'" in part and part.index("'") == 1:  # O'brien → O'Brien
+            out.append(part[0].upper() + "'" + part[2:3].upper() + part[3:])
+        else:
+            out.append(part[:1].upper() + part[1:])
+    return "-".join(out)
+
+
+def _name_after(text: str, start: int, *, strict: bool) -> str | None:
+    m = _NAME_SPAN.match(text, start)
+    if not m:
+        return None
+    tokens = m[0].split()
+    title = None
+    if tokens and tokens[0].rstrip(".").lower() in _TITLES:
+        title = _TITLES[tokens.pop(0).rstrip(".").lower()]
+    words = []
+    for token in tokens:
+        low = token.lower()
+        if low in _NOT_NAMES or (strict and low.endswith("ing")):
+            break
+        words.append(token)
+    if not words:
+        return None
+    if strict and title is None and not words[0][0].isupper():
+        return None  # "i'm looking": only a capitalised word after a weak cue is a name
+    return " ".join(([title] if title else []) + [_cap(w) for w in words])
+
+
+def find_name(text: str, *, expecting_name: bool) -> str | None:
+    """The caller's name when they give it ("my name is Ana Lopez", "it's John")."""
+    for m in _STRONG_CUE.finditer(text):
+        name = _name_after(text, m.end(), strict=False)
+        if name:
+            return name
+    for m in _WEAK_CUE.finditer(text):
+        name = _name_after(text, m.end(), strict=not expecting_name)
+        if name:
+            return name
+    if expecting_name:
+        # The name is the first phrase that is not "yes" or "um": "Yes, Bob.", and
+        # "Ana Lopez, L-O-P-E-Z".
+        for phrase in _PHRASE_END.split(text.strip()):
+            words = [w for w in phrase.split() if w.lower() not in _LEAD_INS]
+            if words:
+                return _bare_name(words)
+    return None
+
+
+_PHRASE_END = re.compile(r"[,;!?]|(?<!\bdr)(?<!\bmr)(?<!\bmrs)(?<!\bms)(?<!\bprof)\.(?:\s|$)",
+                         re.I)
+_LEAD_INS = _FILLERS | {"yes", "yeah", "sure", "ok", "okay", "it's", "its", "sorry", "please",
+                        "thanks"}
+
+
+def _bare_name(words: list[str]) -> str | None:
+    if not 1 <= len(words) <= 3:
+        return None
+    name = _name_after(" ".join(words), 0, strict=False)
+    return name if name and len(name.split()) == len(words) else None
+
+
+# --- one turn -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Understanding:
+    """Everything the engine reads from one caller turn."""
+
+    text: str
+    day: date | None = None
+    time: TimeMention | None = None
+    part_of_day: str | None = None
+    name: str | None = None
+    choice: int | None = None  # index into the times we just offered
+    yes: bool = False
+    no: bool = False
+    book: bool = False
+    availability: bool = False
+    goodbye: bool = False
+    done: bool = False
+    thanks: bool = False
+    greeting: bool = False
+    cancel: bool = False
+    correction: bool = False
+    out_of_scope: str | None = None
+    empty: bool = False
+
+    @property
+    def has_details(self) -> bool:
+        return bool(self.day or self.time or self.part_of_day or self.choice is not None)
+
+    @property
+    def understood(self) -> bool:
+        return bool(self.has_details or self.name or self.yes or self.no or self.book
+                    or self.availability or self.goodbye or self.done or self.thanks
+                    or self.greeting or self.cancel or self.out_of_scope)
+
+
+def _clean(text: str) -> str:
+    return re.sub(r"\s+", " ", _NOISE.sub(" ", text)).strip()
+
+
+@lru_cache(maxsize=4096)
+def understand(text: str, *, today: date, expect: str | None = None,
+               offered: int = 0) -> Understanding:
+    """Read one caller turn. `offered` is how many times we just offered ("the first one")."""
+    raw = _clean(text)
+    words = [w for w in re.findall(r"[a-z0-9']+", raw.lower()) if w not in _FILLERS]
+    if not words:
+        return Understanding(text=text, empty=True)
+    s = normalize(raw)
+
+    choice = None
+    if offered:
+        m = _CHOICE.search(s)
+        if m:
+            index = _CHOICE_INDEX[m["c"]]
+            choice = index if index < offered else None
+            if choice is not None:
+                s = s[: m.start()] + " " * (m.end() - m.start()) + s[m.end():]
+
+    day, blanked = find_day(s, today)
+    part = find_part_of_day(blanked)
+    clock = find_time(blanked, part)
+
+    out_of_scope = next((key for key, rx in _OUT_OF_SCOPE if rx.search(s)), None)
+    availability = bool(_AVAILABILITY.search(s))
+    if out_of_scope == "hours" and day is not None:
+        out_of_scope, availability = None, True  # "what are your hours on Saturday?"
+
+    no = bool(_NO.search(s))
+    yes = bool(_YES.search(s)) and not re.search(r"\bnot (?:right|correct|fine|ok|okay)\b", s)
+    name = find_name(raw, expecting_name=expect == replies.ASK_NAME)
+    existing = out_of_scope == "existing"
+    return Understanding(
+        text=text, day=day, time=clock, part_of_day=part, name=name, choice=choice,
+        yes=yes, no=no, book=bool(_BOOK.search(s)) and not existing,
+        availability=availability and not existing,
+        goodbye=bool(_GOODBYE.search(s)), done=bool(_DONE.search(s)),
+        thanks=bool(_THANKS.search(s)), greeting=bool(_GREETING.search(s)),
+        cancel=bool(_CANCEL.search(s)) and not existing,
+        correction=bool(_CORRECTION.search(s)) or no, out_of_scope=out_of_scope,
+    )

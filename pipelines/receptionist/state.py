@@ -1,0 +1,307 @@
+"""The dialogue state, rebuilt from the LLM context on every turn.
+
+Nothing is kept between turns: the context is the single source of truth. After
+a barge-in the context holds only what the caller actually heard, so a question
+cut off before it was spoken is not treated as asked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, time
+from typing import Any
+
+from pipelines.receptionist import replies
+from pipelines.receptionist.nlu import Understanding, understand
+from pipelines.receptionist.when import explicit_times, in_part_of_day
+
+GET_SLOTS = "get_available_slots"
+BOOK = "book_appointment"
+END_CALL = "end_call"
+
+_IN_PROGRESS = {"IN_PROGRESS"}
+_PLAUSIBLE = (time(7, 0), time(21, 0))  # an earlier "morning" does not make "at 3" 3 AM
+# Where our own offers begin in a reply: times before this are the one refused.
+_OFFER_START = re.compile(r"i have|closest time|i can do|next opening", re.I)
+
+
+@dataclass
+class Request:
+    """The appointment being arranged."""
+
+    day: date | None = None
+    time: time | None = None
+    alternative: time | None = None  # the other half of the day for a bare "at 3"
+    part: str | None = None  # "morning", "afternoon", "evening"
+    check_only: bool = False  # asked about availability rather than to book
+    confirmed: bool = False  # the caller said yes to the read-back
+
+
+@dataclass(frozen=True)
+class DaySlots:
+    slots: tuple[time, ...]
+    closed: bool = False
+
+
+@dataclass(frozen=True)
+class Offer:
+    day: date | None  # None: the day being discussed
+    time: time
+
+
+@dataclass(frozen=True)
+class ToolOutcome:
+    name: str
+    arguments: dict[str, Any]
+    result: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Booking:
+    day: date
+    time: time
+    name: str
+
+
+@dataclass
+class DialogueState:
+    request: Request | None = None
+    name: str | None = None
+    slots: dict[date, DaySlots] = field(default_factory=dict)
+    bookings: list[Booking] = field(default_factory=list)
+    # What the caller last heard us ask, and the times we offered in it.
+    expect: str | None = None
+    offers: tuple[Offer, ...] = ()
+    pending_offers: tuple[Offer, ...] = ()  # from a tool result, not yet spoken
+    greeted: bool = False
+    ended: bool = False
+    # "none", "user", "assistant", "tool" (a result), "waiting" (a call in flight)
+    last: str = "none"
+    last_user: Understanding | None = None
+    last_tool: ToolOutcome | None = None
+    # What the last caller turn did to the request.
+    cancelled: bool = False
+    wants_change: bool = False
+    changed_after_booking: bool = False
+
+
+def message_text(message: Any) -> str:
+    """The text of a standard context message (string or list of text parts)."""
+    if not isinstance(message, dict):
+        return ""  # an LLM-specific message: not ours to read
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(p.get("text", "") for p in content
+                        if isinstance(p, dict) and p.get("type") == "text")
+    return ""
+
+
+def parse_day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def parse_hhmm(value: Any) -> time | None:
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})", value.strip()) if isinstance(value, str) else None
+    if m is None or int(m[1]) > 23 or int(m[2]) > 59:
+        return None
+    return time(int(m[1]), int(m[2]))
+
+
+def _tool_result(content: str) -> dict[str, Any]:
+    try:
+        value = json.loads(content)
+    except (TypeError, ValueError):
+        return {"error": str(content)}
+    return value if isinstance(value, dict) else {"error": str(value)}
+
+
+def _offers(items: Any, default_day: date | None) -> tuple[Offer, ...]:
+    """Alternatives from a tool result ("10:00" or {"date", "time"}), first day's only."""
+    offers = []
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, dict):
+            day, t = parse_day(item.get("date")) or default_day, parse_hhmm(item.get("time"))
+        else:
+            day, t = default_day, parse_hhmm(item)
+        if t is not None:
+            offers.append(Offer(day, t))
+    return tuple(o for o in offers if o.day == offers[0].day) if offers else ()
+
+
+def replay(messages: Sequence[Any], today: date) -> DialogueState:
+    """Walk the context in order and return where the conversation stands."""
+    st = DialogueState()
+    calls: dict[str, tuple[str, dict[str, Any]]] = {}
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        role = message.get("role")
+        if role == "assistant":
+            for call in message.get("tool_calls") or []:
+                fn = call.get("function") or {}
+                try:
+                    args = json.loads(fn.get("arguments") or "{}")
+                except (TypeError, ValueError):
+                    args = {}
+                calls[call.get("id", "")] = (fn.get("name", ""), args if isinstance(args, dict)
+                                             else {})
+                st.ended = st.ended or fn.get("name") == END_CALL
+                st.last = "waiting"
+            text = message_text(message)
+            if text.strip():
+                _heard(st, text)
+        elif role == "tool":
+            content = message_text(message)
+            if content in _IN_PROGRESS:
+                st.last = "waiting"
+                continue
+            name, args = calls.get(message.get("tool_call_id", ""), ("", {}))
+            _apply_tool(st, ToolOutcome(name, args, _tool_result(content)))
+        elif role == "user":
+            u = understand(message_text(message), today=today, expect=st.expect,
+                           offered=len(st.offers))
+            _apply_user(st, u)
+            st.last, st.last_user = "user", u
+    return st
+
+
+def _heard(st: DialogueState, text: str) -> None:
+    st.greeted = True
+    st.last = "assistant"
+    st.expect = replies.prompt_kind(text)
+    if st.pending_offers:
+        st.offers, st.pending_offers = st.pending_offers, ()
+    elif st.expect == replies.ASK_TIME:
+        starts = [m.end() for m in _OFFER_START.finditer(text)]
+        st.offers = tuple(Offer(None, t) for t in explicit_times(text[starts[-1]:] if starts
+                                                                  else text))
+    else:
+        st.offers = ()
+
+
+def _apply_tool(st: DialogueState, outcome: ToolOutcome) -> None:
+    st.last, st.last_tool, st.pending_offers = "tool", outcome, ()
+    result, r = outcome.result, st.request
+    day = parse_day(outcome.arguments.get("date"))
+    if outcome.name == GET_SLOTS:
+        if day and "error" not in result and isinstance(result.get("slots"), list):
+            slots = tuple(t for t in (parse_hhmm(s) for s in result["slots"]) if t)
+            st.slots[day] = DaySlots(slots, closed=bool(result.get("closed")))
+            if not slots:
+                st.pending_offers = _offers(result.get("next_available"), day)
+    elif outcome.name == BOOK:
+        wanted = parse_hhmm(outcome.arguments.get("time"))
+        if result.get("booked") is True:
+            st.bookings.append(Booking(
+                day=parse_day(result.get("date")) or day or date.min,
+                time=parse_hhmm(result.get("time")) or wanted or time(0),
+                name=str(result.get("name") or outcome.arguments.get("name") or "")))
+            st.request = None
+            return
+        if r is not None:
+            r.confirmed = False
+        reason = result.get("reason")
+        if reason in ("slot_taken", "outside_hours", "in_past"):
+            if r is not None:
+                r.time = r.alternative = None
+            known = st.slots.get(day) if day else None
+            if known and wanted:
+                st.slots[day] = DaySlots(tuple(t for t in known.slots if t != wanted))
+        elif reason == "closed" and day:
+            st.slots[day] = DaySlots((), closed=True)
+            if r is not None and r.day == day:
+                r.day = None
+        st.pending_offers = _offers(result.get("alternatives"), day)
+    elif outcome.name == END_CALL:
+        st.ended = True
+
+
+def _picked_offer(st: DialogueState, u: Understanding) -> Offer | None:
+    if not st.offers:
+        return None
+    if u.choice is not None:
+        return st.offers[u.choice]
+    if u.time is not None:
+        for offer in st.offers:
+            if offer.time in u.time.readings() and (u.day is None or offer.day in (None, u.day)):
+                return offer
+        return None
+    if (u.yes and not u.no and len(st.offers) == 1 and st.expect == replies.ASK_TIME
+            and not u.has_details):
+        return st.offers[0]
+    return None
+
+
+def _apply_user(st: DialogueState, u: Understanding) -> None:
+    st.cancelled = st.wants_change = st.changed_after_booking = False
+    if u.cancel:
+        st.cancelled, st.request = True, None
+        return
+    name_changed = bool(u.name) and u.name != st.name
+    if u.name:
+        st.name = u.name
+    picked = _picked_offer(st, u)
+    if st.request is None and (u.book or u.availability or u.has_details or picked):
+        if u.out_of_scope and not (u.has_details or picked):
+            return  # "how much is a cleaning?" asks a price, not for a booking
+        if st.bookings and u.correction and not (u.book or u.availability):
+            st.changed_after_booking = True  # "actually, make it 4" after the read-back
+            return
+        st.request = Request(check_only=u.availability and not u.book)
+    r = st.request
+    if r is None:
+        return
+    if u.book:
+        r.check_only = False
+    before = (r.day, r.time, r.part)
+    if picked is not None:
+        r.day, r.time, r.alternative = picked.day or r.day, picked.time, None
+    else:
+        _update_when(r, u)
+    if name_changed or (r.day, r.time, r.part) != before:
+        r.confirmed = False
+    elif st.expect == replies.ASK_CONFIRM:
+        if u.no:
+            st.wants_change = True
+            r.confirmed = False
+        elif u.yes:
+            r.confirmed = True
+
+
+def _update_when(r: Request, u: Understanding) -> None:
+    if u.day:
+        r.day = u.day
+    if u.part_of_day:
+        r.part = u.part_of_day
+        if u.time is None and r.time and not in_part_of_day(r.time, r.part):
+            r.time = r.alternative = None
+    if u.time:
+        r.time, r.alternative = u.time.value, u.time.alternative
+        # A part of day said earlier ("Friday afternoon" ... "at 3") settles the hour.
+        if (r.alternative and r.part and not in_part_of_day(r.time, r.part)
+                and in_part_of_day(r.alternative, r.part)
+                and _PLAUSIBLE[0] <= r.alternative <= _PLAUSIBLE[1]):
+            r.time, r.alternative = r.alternative, r.time
+
+
+def spread(slots: Iterable[time], count: int = 3) -> list[time]:
+    """Up to `count` slots spread across the list: first, middle, last."""
+    items = list(slots)
+    if len(items) <= count:
+        return items
+    step = (len(items) - 1) / (count - 1)
+    return [items[round(i * step)] for i in range(count)]
+
+
+def nearest(slots: Iterable[time], wanted: time, count: int = 2) -> list[time]:
+    minutes = wanted.hour * 60 + wanted.minute
+    ranked = sorted(slots, key=lambda t: (abs(t.hour * 60 + t.minute - minutes), t))
+    return sorted(ranked[:count])
