@@ -99,3 +99,15 @@ def pytest_configure(config: pytest.Config) -> None:
     from frontdesk import logs
 
     logs.configure("INFO")  # and Pipecat's loguru output at WARNING
+
+
+@pytest.fixture(scope="session")
+def local_models():
+    """Whisper tiny.en and the Piper voice, loaded once for the whole test run."""
+    pytest.importorskip("faster_whisper")
+    pytest.importorskip("piper")
+    from pipelines.local.models import LocalModels
+
+    models = LocalModels.load(stt_threads=2, stt_workers=1)
+    yield models
+    models.close()

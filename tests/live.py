@@ -30,7 +30,7 @@ class LiveServer:
     server: DrainingServer
 
 
-def test_settings(pg_url: str, port: int, **overrides: Any) -> Settings:
+def server_settings(pg_url: str, port: int, **overrides: Any) -> Settings:
     env = {"DATABASE_URL": pg_url, "PUBLIC_URL": f"http://127.0.0.1:{port}",
            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
            "LOCAL_MODELS": "false", "METER_TICK_SECONDS": "1", "HEARTBEAT_SECONDS": "0.5",
@@ -52,7 +52,7 @@ async def _serve(pg_url: str, providers: Any, twilio: FakeTwilioRest, drain_seco
                  overrides: dict[str, Any]) -> AsyncIterator[LiveServer]:
     sock = free_socket()
     port = sock.getsockname()[1]
-    settings = test_settings(pg_url, port, **overrides)
+    settings = server_settings(pg_url, port, **overrides)
     calls = CallRegistry(settings.max_calls)
     app = create_app(settings, calls=calls, providers=providers)
     def draining(config: uvicorn.Config) -> DrainingServer:

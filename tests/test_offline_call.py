@@ -1,0 +1,103 @@
+"""The offline receptionist end to end: Whisper hears, the built-in engine books, Piper speaks."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from db import tool_executions
+from pipelines.providers import DefaultProviderFactory
+from tests.caller import FakeCall
+from tests.factories import make_client
+from tests.live import live_server, server_settings
+from tests.waiting import ended
+
+pytest.importorskip("piper")
+from tests.speech import synthesize_caller, to_ulaw_frames  # noqa: E402
+
+TZ = "America/New_York"
+EVERY_DAY = {d: ["09:00", "17:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+
+@functools.cache
+def said(text: str) -> list[bytes]:
+    return to_ulaw_frames(*synthesize_caller(text))
+
+
+def tomorrow() -> str:
+    return (datetime.now(ZoneInfo(TZ)) + timedelta(days=1)).date().isoformat()
+
+
+@pytest.fixture
+async def offline_server(pool, pg_url, local_models):
+    providers = DefaultProviderFactory(server_settings(pg_url, 0), local_models)
+    async with live_server(pg_url, providers=providers) as server:
+        yield server
+
+
+async def converse(call: FakeCall, lines: list[str]) -> None:
+    await call.dial()
+    await call.connect()
+    await call.wait_for_agent()
+    for line in lines:
+        await call.play(said(line))
+        await call.wait_for_agent(limit_seconds=30)
+
+
+async def appointments(pool, client_id: int) -> list[dict]:
+    rows = await pool.fetch("SELECT name, phone, starts_at, status FROM appointments"
+                            " WHERE client_id = $1 ORDER BY id", client_id)
+    return [dict(r) for r in rows]
+
+
+async def test_offline_call_books_an_appointment_and_says_goodbye(offline_server, pool):
+    client = await make_client(pool, timezone=TZ, business_hours=EVERY_DAY)
+    call = FakeCall(offline_server.url, to=client.phone_number, caller="+15005550006")
+    await converse(call, ["I would like to book an appointment tomorrow at 3 pm.",
+                          "My name is John Smith.", "Yes, please."])
+    await call.play(said("That's all, thank you. Goodbye."))
+    await call.wait_closed(limit_seconds=30)
+    conv = await ended(pool, call.call_sid)
+
+    booked = await appointments(pool, client.id)
+    assert len(booked) == 1, conv.transcript
+    starts = booked[0]["starts_at"].astimezone(ZoneInfo(TZ))
+    assert (starts.date().isoformat(), starts.strftime("%H:%M")) == (tomorrow(), "15:00")
+    assert booked[0]["name"] == "John Smith" and booked[0]["phone"] == "+15005550006"
+    audit = [(a["tool_name"], a["status"])
+             for a in await tool_executions.for_conversation(pool, conv.id)]
+    assert ("book_appointment", "success") in audit and audit[-1] == ("end_call", "success")
+    assert conv.end_reason == "agent_hangup"
+    assert "bye" in conv.transcript[-1]["content"].lower()
+    assert conv.providers["stt"] == "local/whisper-tiny.en" and conv.providers["tts"] == "local"
+
+
+async def test_two_callers_for_one_slot_one_books_the_other_hears_alternatives(
+        offline_server, pool):
+    client = await make_client(pool, timezone=TZ, business_hours=EVERY_DAY)
+    calls = [FakeCall(offline_server.url, to=client.phone_number, caller=number)
+             for number in ("+15005550006", "+15005550007")]
+    lines = ["I would like to book an appointment tomorrow at 10 am.", "My name is John Smith."]
+    await asyncio.gather(*(converse(call, lines) for call in calls))
+    # Both have heard the read-back; both confirm at once.
+    await asyncio.gather(*(converse_more(call, "Yes, please.") for call in calls))
+    booked = await appointments(pool, client.id)
+    assert len(booked) == 1
+    transcripts = []
+    for call in calls:
+        await call.hang_up()
+        transcripts.append((await ended(pool, call.call_sid)).transcript)
+    replies = [" ".join(t["content"].lower() for t in transcript if t["role"] == "assistant")
+               for transcript in transcripts]
+    assert sum("you're booked" in r for r in replies) == 1, replies
+    loser = next(r for r in replies if "you're booked" not in r)
+    assert "just taken" in loser, loser
+
+
+async def converse_more(call: FakeCall, line: str) -> None:
+    await call.play(said(line))
+    await call.wait_for_agent(limit_seconds=30)
