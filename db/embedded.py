@@ -15,9 +15,9 @@ class EmbeddedPostgres:
         import pgserver  # imported lazily: only the embedded mode needs it
 
         data_dir.mkdir(parents=True, exist_ok=True)
-        # cleanup_mode=None: the server outlives this process and is reused by the next,
-        # so a restart keeps its data and several frontdesk processes can share it.
-        self._server = pgserver.get_server(data_dir, cleanup_mode=None)
+        # Several frontdesk processes (servers, `frontdesk call`) share one instance; it
+        # stops when the last of them exits. Data stays in data_dir across restarts.
+        self._server = pgserver.get_server(data_dir, cleanup_mode="stop")
         socket_dir = self._server.get_uri().split("host=")[-1]
         self.url = f"postgresql://postgres@/postgres?host={socket_dir}"
         log.info("embedded PostgreSQL running in %s", data_dir)

@@ -10,7 +10,7 @@ def configure(level: str = "INFO", *, pipecat_level: str = "WARNING") -> None:
     logging.basicConfig(
         level=level, stream=sys.stderr,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", force=True)
-    for noisy in ("uvicorn.access", "httpx", "aiohttp.access"):
+    for noisy in ("uvicorn.access", "httpx", "aiohttp.access", "pgserver", "faster_whisper"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from loguru import logger
 
