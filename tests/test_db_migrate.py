@@ -1,16 +1,33 @@
 import asyncio
+import os
+
+import asyncpg
 
 from db import clients, users
-from db.migrate import migrate
+from db.migrate import MIGRATIONS, migrate
 
 
-async def test_migrations_are_idempotent_and_safe_in_parallel(pool):
-    async def run() -> list[str]:
-        async with pool.acquire() as conn:
-            return await migrate(conn)
-
-    results = await asyncio.gather(run(), run())
-    assert results == [[], []]  # already applied by the session fixture; nothing twice
+async def test_two_processes_migrating_a_fresh_database_apply_each_file_once(pg_server_url):
+    name = f"frontdesk_migrate_{os.getpid()}"
+    admin = await asyncpg.connect(pg_server_url)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    base, _, query = pg_server_url.partition("?")
+    url = base.rsplit("/", 1)[0] + "/" + name + (f"?{query}" if query else "")
+    try:
+        a, b = await asyncpg.connect(url), await asyncpg.connect(url)
+        try:
+            results = await asyncio.gather(migrate(a), migrate(b))
+            expected = sorted(p.name for p in MIGRATIONS.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+            assert sorted(results, key=len) == [[], expected]
+            assert await a.fetchval("SELECT count(*) FROM schema_migrations") == len(expected)
+            assert await migrate(a) == []  # idempotent
+        finally:
+            await a.close()
+            await b.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 async def test_client_round_trip(pool):

@@ -55,7 +55,9 @@ async def appointments(pool, client_id: int) -> list[dict]:
 
 
 async def test_offline_call_books_an_appointment_and_says_goodbye(offline_server, pool):
-    client = await make_client(pool, timezone=TZ, business_hours=EVERY_DAY)
+    # The client asks for Deepgram, but no key is configured: the call runs on Whisper.
+    client = await make_client(pool, timezone=TZ, business_hours=EVERY_DAY,
+                               stt_model="deepgram/nova-3")
     call = FakeCall(offline_server.url, to=client.phone_number, caller="+15005550006")
     await converse(call, ["I would like to book an appointment tomorrow at 3 pm.",
                           "My name is John Smith.", "Yes, please."])
@@ -74,6 +76,8 @@ async def test_offline_call_books_an_appointment_and_says_goodbye(offline_server
     assert conv.end_reason == "agent_hangup"
     assert "bye" in conv.transcript[-1]["content"].lower()
     assert conv.providers["stt"] == "local/whisper-tiny.en" and conv.providers["tts"] == "local"
+    assert [(f["kind"], f["requested"]) for f in conv.provider_fallbacks] == [
+        ("stt", "deepgram/nova-3")]
 
 
 async def test_two_callers_for_one_slot_one_books_the_other_hears_alternatives(

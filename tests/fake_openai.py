@@ -1,0 +1,75 @@
+"""An OpenAI-compatible chat-completions server on 127.0.0.1 (streamed, with tool calls).
+
+It answers "Sure. You said: <last user text>." and, when the caller says goodbye, says
+"Goodbye!" and calls end_call, as a model following our system instruction would.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, StreamingResponse
+from starlette.routing import Route
+
+from tests.serving import free_socket, serving
+
+
+@dataclass
+class FakeOpenAI:
+    url: str = ""
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> str:
+    body = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": int(time.time()),
+            "model": "fake", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return f"data: {json.dumps(body)}\n\n"
+
+
+def _reply(messages: list[dict[str, Any]]) -> list[str]:
+    last = messages[-1] if messages else {}
+    if last.get("role") == "tool":
+        return [_chunk({"role": "assistant", "content": ""}, "stop")]
+    text = last.get("content") if last.get("role") == "user" else ""
+    if isinstance(text, list):
+        text = " ".join(p.get("text", "") for p in text if isinstance(p, dict))
+    if "goodbye" in str(text).lower():
+        return [_chunk({"role": "assistant", "content": "Goodbye!"}),
+                _chunk({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                                        "function": {"name": "end_call", "arguments": "{}"}}]}),
+                _chunk({}, "tool_calls")]
+    return [_chunk({"role": "assistant", "content": "Sure. "}),
+            _chunk({"content": f"You said: {text}"}), _chunk({}, "stop")]
+
+
+@asynccontextmanager
+async def fake_openai() -> AsyncIterator[FakeOpenAI]:
+    state = FakeOpenAI()
+
+    async def completions(request: Request) -> StreamingResponse | JSONResponse:
+        body = await request.json()
+        state.requests.append(body)
+        state.authorizations.append(request.headers.get("authorization", ""))
+        if not body.get("stream"):
+            return JSONResponse({"error": {"message": "only streaming is faked"}}, 400)
+
+        async def events() -> AsyncIterator[str]:
+            for event in _reply(body.get("messages", [])):
+                yield event
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    app = Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"])])
+    sock = free_socket()
+    state.url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    async with serving(app, sock, lifespan="off"):
+        yield state
