@@ -101,6 +101,13 @@ def token(args: argparse.Namespace) -> None:
     print(asyncio.run(run()))
 
 
+def call(args: argparse.Namespace) -> None:
+    """Phone a running server from the terminal, as Twilio would."""
+    from frontdesk import phone_call
+
+    raise SystemExit(asyncio.run(phone_call.run_cli(args, _settings())))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="frontdesk", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -114,5 +121,21 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--email", default="demo@frontdesk.local")
     p.add_argument("--ttl", type=int, default=15 * 60, help="seconds (default 900)")
     p.set_defaults(func=token)
+    p = sub.add_parser("call", help="phone a running server from the terminal, as Twilio would")
+    p.add_argument("--to", default="+15555550100", help="number dialled (default: the demo)")
+    p.add_argument("--from", dest="caller", default="+15005550006", help="caller's number")
+    p.add_argument("--say", dest="turns", action="append", metavar="TEXT",
+                   type=lambda v: ("say", v), help="a caller turn as text (repeatable)")
+    p.add_argument("--wav", dest="turns", action="append", metavar="FILE",
+                   type=lambda v: ("wav", v), help="a caller turn as a WAV file (repeatable)")
+    p.add_argument("--url", help="server base URL (default: PUBLIC_URL)")
+    p.add_argument("--auth-token", help="Twilio auth token (default: TWILIO_AUTH_TOKEN)")
+    p.add_argument("--out", help="stereo WAV of the call (default: ./call-<CallSid>.wav)")
+    p.add_argument("--max-seconds", type=float, default=120.0)
+    p.add_argument("--quiet-ms", type=int, default=700,
+                   help="agent silence before the caller's next turn (default 700)")
+    p.add_argument("--linger", type=float, default=5.0,
+                   help="seconds to wait after the last answer for the agent to hang up")
+    p.set_defaults(func=call)
     args = parser.parse_args(argv)
     args.func(args)
