@@ -28,6 +28,7 @@ class Conversation:
     turn_metrics: list[dict[str, Any]]
     providers: dict[str, Any]
     provider_fallbacks: list[dict[str, Any]]
+    transferred_to: str | None = None
 
 
 _COLUMNS = ", ".join(Conversation.__dataclass_fields__)
@@ -124,3 +125,62 @@ async def orphaned(db: Executor, *, older_than_seconds: float) -> list[Conversat
         " (SELECT 1 FROM active_calls a WHERE a.conversation_id = c.id)"
         " AND started_at < now() - make_interval(secs => $1)", older_than_seconds)
     return [Conversation(**r) for r in rows]
+
+
+# --- the management API ----------------------------------------------------------------------
+# Callers check that the client belongs to the user first; every query is scoped to it.
+
+@dataclass(frozen=True)
+class ConversationFilter:
+    since: datetime | None = None        # created_at >= since
+    until: datetime | None = None        # created_at < until
+    end_reason: str | None = None
+    status: str | None = None
+
+
+_FILTER = ("client_id = $1 AND ($2::timestamptz IS NULL OR created_at >= $2)"
+           " AND ($3::timestamptz IS NULL OR created_at < $3)"
+           " AND ($4::text IS NULL OR end_reason = $4) AND ($5::text IS NULL OR status = $5)")
+
+
+def _filter_args(client_id: int, f: ConversationFilter) -> tuple[Any, ...]:
+    return client_id, f.since, f.until, f.end_reason, f.status
+
+
+async def list_for_client(db: Executor, client_id: int, f: ConversationFilter, *,
+                          limit: int, offset: int) -> tuple[list[Conversation], int]:
+    args = _filter_args(client_id, f)
+    rows = await db.fetch(f"SELECT {_COLUMNS} FROM conversations WHERE {_FILTER}"
+                          " ORDER BY created_at DESC, id DESC LIMIT $6 OFFSET $7",
+                          *args, limit, offset)
+    total = await db.fetchval(f"SELECT count(*) FROM conversations WHERE {_FILTER}", *args)
+    return [Conversation(**r) for r in rows], total
+
+
+async def get_for_client(db: Executor, client_id: int,
+                         conversation_id: int) -> Conversation | None:
+    row = await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM conversations WHERE id = $1 AND client_id = $2",
+        conversation_id, client_id)
+    return Conversation(**row) if row else None
+
+
+async def delete_ended_for_client(db: Executor, client_id: int, conversation_id: int) -> bool:
+    """Only a finished call can be deleted: a live one is still writing its transcript."""
+    result = await db.execute(
+        "DELETE FROM conversations WHERE id = $1 AND client_id = $2 AND status = 'ended'",
+        conversation_id, client_id)
+    return result.endswith(" 1")
+
+
+async def set_transferred(db: Executor, conversation_id: int, number: str) -> None:
+    await db.execute("UPDATE conversations SET transferred_to = $2 WHERE id = $1",
+                     conversation_id, number)
+
+
+async def expire_one(db: Executor, conversation_id: int, *, end_reason: str) -> None:
+    """A call /voice accepted whose stream never connected."""
+    await db.execute(
+        "UPDATE conversations SET status = 'ended', ended_at = now(), end_reason = $2,"
+        " duration_seconds = 0, token_nonce = NULL WHERE id = $1 AND status = 'pending'",
+        conversation_id, end_reason)

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 from starlette.routing import WebSocketRoute
 
@@ -25,6 +26,8 @@ from voice.media_stream import media_stream
 from voice.registry import CallRegistry
 from voice.signatures import TwilioSignatures
 from voice.state import VoiceState
+from voice.status_callback import status_callback
+from voice.twilio_rest import TwilioRest
 from voice.twiml import voice_webhook
 
 log = logging.getLogger("frontdesk")
@@ -58,7 +61,8 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         dsn, embedded = await resolve_url(settings)
-        async with open_pool(dsn, max_size=max(10, settings.max_calls + 5)) as pool:
+        async with (open_pool(dsn, max_size=max(10, settings.max_calls + 5)) as pool,
+                    httpx.AsyncClient() as http):
             token_secret = (settings.secret("call_token_secret")
                             or await secrets.get_or_create(pool, "call_token"))
             jwt_secret = settings.secret("jwt_secret") or await secrets.get_or_create(pool, "jwt")
@@ -88,7 +92,11 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
                     "voice": VoiceState(settings=settings, pool=pool, calls=calls,
                                         providers=factory, signatures=signatures,
                                         token_secret=token_secret,
-                                        process_id=liveness.process_id),
+                                        process_id=liveness.process_id,
+                                        twilio=TwilioRest(
+                                            http, base_url=settings.twilio_api_base_url,
+                                            account_sid=settings.twilio_account_sid,
+                                            auth_token=settings.secret("twilio_auth_token"))),
                     "api": ApiState(settings=settings, pool=pool, jwt_secret=jwt_secret),
                 }
             finally:
@@ -98,10 +106,13 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
                     local.close()
 
     app = FastAPI(title="frontdesk", version="0.1.0", lifespan=lifespan,
-                  description="Management API of the frontdesk AI phone receptionist.")
-    api.errors.install(app)
+                  description="Management API of the frontdesk AI phone receptionist.",
+                  openapi_tags=api.routes.TAGS,
+                  swagger_ui_parameters={"persistAuthorization": True})
+    api.errors.install(app, settings)
     app.include_router(api.routes.router())
     app.add_route("/voice", voice_webhook, methods=["POST"], include_in_schema=False)
+    app.add_route("/voice/status", status_callback, methods=["POST"], include_in_schema=False)
     app.router.routes.append(WebSocketRoute("/ws/{client_id:int}/{caller}", media_stream))
 
     @app.get("/healthz", include_in_schema=False)

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     heartbeat_seconds: float = Field(5.0, gt=0, le=60)
     stale_after_seconds: float = Field(30.0, gt=0, le=600)
     ws_send_timeout_seconds: float = Field(2.0, gt=0, le=30)
+    stream_idle_seconds: float = Field(10.0, gt=0, le=120)
 
     # Twilio
     twilio_account_sid: str | None = None
@@ -128,3 +129,36 @@ class Settings(BaseSettings):
     def secret(self, name: str) -> str | None:
         value = getattr(self, name)
         return value.get_secret_value() if value is not None else None
+
+    # --- REST API (appended; see .env.example) ---------------------------------------------
+    cors_origins: str = ""  # comma-separated origins allowed to call the API from a browser
+    encryption_key: SecretStr | None = Field(None, repr=False)  # Fernet key(s), comma-separated
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=104_857_600)
+    rate_limit_requests: int = Field(120, ge=1)  # per user or API key, per window
+    rate_limit_window_seconds: int = Field(60, ge=1, le=86_400)
+    auth_rate_limit_requests: int = Field(20, ge=1)  # per address on sign-in endpoints
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = Field(None, repr=False)
+    google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    google_token_url: str = "https://oauth2.googleapis.com/token"
+    google_userinfo_url: str = "https://openidconnect.googleapis.com/v1/userinfo"
+    google_revoke_url: str = "https://oauth2.googleapis.com/revoke"
+    smtp_url: SecretStr | None = Field(None, repr=False)  # smtp://user:pass@host:587, smtps://...
+    mail_from: str = "frontdesk@localhost"
+    password_reset_url: str | None = None  # link in the reset e-mail; ?token=... is appended
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _encryption_key(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value().strip():
+            return None
+        from cryptography.fernet import Fernet
+
+        try:
+            for key in v.get_secret_value().split(","):
+                Fernet(key.strip().encode())
+        except ValueError:
+            raise ValueError("must be one or more comma-separated Fernet keys; make one with"
+                             " python -c 'from cryptography.fernet import Fernet;"
+                             " print(Fernet.generate_key().decode())'") from None
+        return v

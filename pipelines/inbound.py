@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,11 +11,12 @@ from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
-from pipecat.frames.frames import BotStoppedSpeakingFrame
+from pipecat.frames.frames import BotStoppedSpeakingFrame, TTSSpeakFrame
 from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.observers.user_bot_latency_observer import UserBotLatencyObserver
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.dtmf_aggregator import DTMFAggregator
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
@@ -33,7 +36,10 @@ from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import (
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from starlette.websockets import WebSocket
 
+from pipelines.bounded_socket import BoundedSendWebSocket
 from pipelines.call_hooks import CallHooks
+from pipelines.dtmf_transfer import OperatorDigit
+from pipelines.playback import Playback, PlaybackMarker
 from pipelines.providers import CallServices
 from pipelines.twilio_serializer import CallTwilioSerializer
 from tools.audit import run_tool
@@ -50,26 +56,40 @@ TWILIO_RATE = 8000
 
 @dataclass(frozen=True)
 class TwilioLink:
-    """Where the media stream and its call live on Twilio's side."""
+    """Which Twilio stream and call this pipeline serves."""
 
     stream_sid: str
     call_sid: str
-    account_sid: str | None
-    auth_token: str | None
-    api_base_url: str
+
+
+@dataclass
+class CallPipeline:
+    """What the call keeps of its pipeline."""
+
+    worker: PipelineWorker
+    serializer: CallTwilioSerializer
+    context: LLMContext
+
+
+@dataclass(frozen=True)
+class CallOptions:
+    greeting: str
+    silence_timeout: float = 0.0        # 0: no "are you still there?" prompts
+    operator_digit: str | None = None   # a key that asks for a transfer
+    send_timeout: float = 2.0
 
 
 def build_inbound(*, ws: WebSocket, link: TwilioLink, services: CallServices, hooks: CallHooks,
-                  tool_ctx: ToolContext, greeting: str) -> tuple[PipelineWorker, Any]:
-    """Return the call's worker and the object to queue frames into (the worker)."""
-    can_hang_up = bool(link.account_sid and link.auth_token)
+                  tool_ctx: ToolContext, playback: Playback, options: CallOptions
+                  ) -> CallPipeline:
+    # Hang-up is the call's job (after the goodbye's mark), never the serializer's.
     serializer = CallTwilioSerializer(
-        stream_sid=link.stream_sid, call_sid=link.call_sid, account_sid=link.account_sid,
-        auth_token=link.auth_token, base_url=link.api_base_url, hooks=hooks,
-        params=TwilioFrameSerializer.InputParams(auto_hang_up=can_hang_up))
-    transport = FastAPIWebsocketTransport(ws, FastAPIWebsocketParams(
+        stream_sid=link.stream_sid, call_sid=link.call_sid, hooks=hooks, playback=playback,
+        params=TwilioFrameSerializer.InputParams(auto_hang_up=False))
+    socket = BoundedSendWebSocket(ws, options.send_timeout, hooks.on_send_timeout)
+    transport = FastAPIWebsocketTransport(socket, FastAPIWebsocketParams(  # type: ignore[arg-type]
         audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False,
-        serializer=serializer, audio_out_end_silence_secs=1,
+        serializer=serializer, audio_out_end_silence_secs=0,
         allowed_origins=[],  # Twilio sends no Origin; the call token is the gate
     ))
 
@@ -81,20 +101,24 @@ def build_inbound(*, ws: WebSocket, link: TwilioLink, services: CallServices, ho
         vad_analyzer=SileroVADAnalyzer(sample_rate=TWILIO_RATE, params=VAD),
         user_turn_strategies=UserTurnStrategies(
             stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=USER_SPEECH_TIMEOUT)]),
+        user_idle_timeout=options.silence_timeout,
     ))
     llm = services.llm
     for tool in tools:
         llm.register_function(tool.name, _tool_handler(tool_ctx, tool.name))
-    _report_turns(aggregators, hooks)
+    _report_turns(aggregators, context, hooks)
 
     pipeline = Pipeline([
-        transport.input(),          # Twilio media → PCM 8 kHz
-        services.stt,               # caller audio → transcripts
-        aggregators.user(),         # VAD, turn end, barge-in → LLM context
-        llm,                        # context → reply text and tool calls
-        services.tts,               # text → agent audio
-        transport.output(),         # PCM → μ-law media to Twilio, paced in real time
-        aggregators.assistant(),    # what the agent said → context and transcript
+        transport.input(),                  # Twilio media → PCM 8 kHz; dtmf, mark, stop
+        OperatorDigit(hooks, options.operator_digit),  # the transfer key
+        services.stt,                       # caller audio → transcripts
+        DTMFAggregator(),                   # other keys → "DTMF: 12" for the agent
+        aggregators.user(),                 # VAD, turn end, barge-in → LLM context
+        llm,                                # context → reply text and tool calls
+        services.tts,                       # text → agent audio, sentence by sentence
+        PlaybackMarker(playback, link.stream_sid),  # a Twilio mark behind each sentence
+        transport.output(),                 # μ-law media to Twilio, paced in real time
+        aggregators.assistant(),            # what the agent said → context and transcript
     ])
     worker = PipelineWorker(
         pipeline,
@@ -107,15 +131,13 @@ def build_inbound(*, ws: WebSocket, link: TwilioLink, services: CallServices, ho
 
     @transport.event_handler("on_client_connected")
     async def _greet(_transport: Any, _ws: Any) -> None:
-        from pipecat.frames.frames import TTSSpeakFrame
-
-        await worker.queue_frames([TTSSpeakFrame(greeting)])
+        await worker.queue_frames([TTSSpeakFrame(options.greeting)])
 
     @transport.event_handler("on_client_disconnected")
     async def _gone(_transport: Any, _ws: Any) -> None:
         hooks.on_client_disconnected()
 
-    return worker, worker
+    return CallPipeline(worker=worker, serializer=serializer, context=context)
 
 
 def _tool_handler(ctx: ToolContext, name: str):
@@ -125,16 +147,46 @@ def _tool_handler(ctx: ToolContext, name: str):
     return handle
 
 
-def _report_turns(aggregators: LLMContextAggregatorPair, hooks: CallHooks) -> None:
-    @aggregators.user().event_handler("on_user_turn_stopped")
+def _report_turns(aggregators: LLMContextAggregatorPair, context: LLMContext,
+                  hooks: CallHooks) -> None:
+    user = aggregators.user()
+
+    @user.event_handler("on_user_turn_started")
+    async def _started(_agg: Any, _strategy: Any) -> None:
+        hooks.on_user_speaking()
+
+    @user.event_handler("on_user_turn_stopped")
     async def _user(_agg: Any, _strategy: Any, message: Any) -> None:
         if message.content:
-            hooks.on_turn("user", message.content, message.timestamp, False)
+            hooks.on_user_turn(message.content, message.timestamp)
+
+    @user.event_handler("on_user_turn_idle")
+    async def _idle(_agg: Any) -> None:
+        hooks.on_user_idle()
 
     @aggregators.assistant().event_handler("on_assistant_turn_stopped")
     async def _assistant(_agg: Any, message: Any) -> None:
         if message.content:
-            hooks.on_turn("assistant", message.content, message.timestamp, message.interrupted)
+            hooks.on_assistant_turn(message.content, message.timestamp, message.interrupted,
+                                    _context_fixer(context, message.content))
+
+
+def _context_fixer(context: LLMContext, said: str) -> Callable[[str], None]:
+    """Rewrites the assistant message just added to the context to what was heard."""
+    messages = context.get_messages()
+    target = next((m for m in reversed(messages) if isinstance(m, dict)
+                   and m.get("role") == "assistant" and m.get("content") == said), None)
+
+    def fix(heard: str) -> None:
+        if target is None or heard == said:
+            return
+        if heard:
+            target["content"] = heard
+        else:
+            with contextlib.suppress(ValueError):
+                context.get_messages().remove(target)
+
+    return fix
 
 
 def _latency_observer(hooks: CallHooks) -> UserBotLatencyObserver:

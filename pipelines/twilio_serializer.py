@@ -6,11 +6,18 @@ import base64
 import binascii
 import json
 import logging
+import time
 
-from pipecat.frames.frames import Frame
+from pipecat.frames.frames import (
+    Frame,
+    InterruptionFrame,
+    OutputTransportMessageFrame,
+    OutputTransportMessageUrgentFrame,
+)
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
 from pipelines.call_hooks import CallHooks
+from pipelines.playback import Playback
 
 log = logging.getLogger("frontdesk.pipeline")
 
@@ -18,14 +25,28 @@ _MAX_MESSAGE_CHARS = 64_000  # a 20 ms frame is ~300 chars; Twilio never sends m
 
 
 class CallTwilioSerializer(TwilioFrameSerializer):
-    """Drops malformed messages (counted, logged once) and reports ``stop`` to the call."""
+    """Drops malformed messages (counted, logged once), reports ``stop`` to the call and
+    keeps the playback ledger: marks sent, ``clear`` sent, marks echoed."""
 
-    def __init__(self, *args: object, hooks: CallHooks, **kwargs: object) -> None:
+    def __init__(self, *args: object, hooks: CallHooks, playback: Playback,
+                 **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self._hooks = hooks
+        self._playback = playback
         self.malformed = 0
+        self.last_received = time.monotonic()
+
+    async def serialize(self, frame: Frame) -> str | bytes | None:
+        if isinstance(frame, InterruptionFrame):
+            self._playback.on_clear()
+        elif isinstance(frame, OutputTransportMessageFrame | OutputTransportMessageUrgentFrame):
+            message = frame.message if isinstance(frame.message, dict) else {}
+            if message.get("event") == "mark":
+                self._playback.on_sent(str((message.get("mark") or {}).get("name")))
+        return await super().serialize(frame)
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
+        self.last_received = time.monotonic()
         if len(data) > _MAX_MESSAGE_CHARS:
             return self._drop("oversized message")
         try:
@@ -37,6 +58,11 @@ class CallTwilioSerializer(TwilioFrameSerializer):
         event = message.get("event")
         if event == "stop":
             self._hooks.on_twilio_stop()
+            return None
+        if event == "mark":
+            name = (message.get("mark") or {}).get("name")
+            if isinstance(name, str):
+                self._playback.on_echo(name)
             return None
         if event == "media":
             payload = (message.get("media") or {}).get("payload")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import time
 from dataclasses import dataclass, field
@@ -39,6 +40,12 @@ class FakeCall:
     twiml: str = ""
 
     def __post_init__(self) -> None:
+        # Twilio's playback of our audio: a buffer that plays back to back in real time.
+        self._playing_until = 0.0
+        self._pending_marks: dict[str, asyncio.TimerHandle] = {}
+        self.echoed_marks: list[tuple[str, float]] = []
+        self.echo_marks = True
+        self._echo_tasks: set[asyncio.Task[None]] = set()
         self._ws: Any = None
         self._reader: asyncio.Task[None] | None = None
         self._seq = 0
@@ -114,6 +121,10 @@ class FakeCall:
         if not self.closed:
             raise AssertionError("the agent did not speak and finish in time")
 
+    async def press(self, digit: str) -> None:
+        await self.send_raw(wire.dtmf(stream_sid=self.stream_sid, digit=digit,
+                                      sequence=self._next_seq()))
+
     async def hang_up(self) -> None:
         await self.send_raw(wire.stop(stream_sid=self.stream_sid, call_sid=self.call_sid,
                                       account_sid=ACCOUNT_SID, sequence=self._next_seq()))
@@ -146,6 +157,34 @@ class FakeCall:
     def events(self) -> list[str]:
         return [r.message.get("event", "?") for r in self.received]
 
+    def _play(self, message: dict[str, Any], now: float) -> None:
+        """Answer marks and clears the way Twilio does."""
+        event = message.get("event")
+        if event == "media":
+            seconds = len(base64.b64decode(message["media"]["payload"])) / 8000
+            self._playing_until = max(now, self._playing_until) + seconds
+        elif event == "mark" and self.echo_marks:
+            name = message["mark"]["name"]
+            delay = self._playing_until - now
+            if delay <= 0:
+                self._echo(name)
+            else:
+                loop = asyncio.get_running_loop()
+                self._pending_marks[name] = loop.call_later(delay, self._echo, name)
+        elif event == "clear":
+            self._playing_until = now
+            for name, handle in list(self._pending_marks.items()):
+                handle.cancel()
+                self._echo(name)
+
+    def _echo(self, name: str) -> None:
+        self._pending_marks.pop(name, None)
+        self.echoed_marks.append((name, time.monotonic()))
+        task = asyncio.get_running_loop().create_task(self.send_raw(
+            wire.mark(stream_sid=self.stream_sid, name=name, sequence=self._next_seq())))
+        self._echo_tasks.add(task)
+        task.add_done_callback(self._echo_tasks.discard)
+
     async def _read(self) -> None:
         try:
             async for raw in self._ws:
@@ -154,8 +193,11 @@ class FakeCall:
                 if message.get("event") == "media":
                     self._last_media_at = now
                 self.received.append(Received(now, message))
+                self._play(message, now)
         except websockets.ConnectionClosed:
             pass
         finally:
             self.close_code = self._ws.close_code
+            for handle in self._pending_marks.values():
+                handle.cancel()
             self._closed.set()

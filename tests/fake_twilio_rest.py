@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -22,6 +23,9 @@ class FakeTwilioRest:
     requests: list[dict] = field(default_factory=list)
     ended: set[str] = field(default_factory=set)
 
+    def redirects(self, call_sid: str) -> list[dict]:
+        return [r for r in self.requests if r["call_sid"] == call_sid and "Twiml" in r["form"]]
+
     def hangups(self, call_sid: str) -> list[dict]:
         return [r for r in self.requests
                 if r["call_sid"] == call_sid and r["form"].get("Status") == "completed"]
@@ -38,7 +42,7 @@ async def fake_twilio_rest() -> AsyncIterator[FakeTwilioRest]:
             else ""
         call_sid = request.path_params["call_sid"]
         state.requests.append({"account": request.path_params["account"], "user": user,
-                               "call_sid": call_sid, "form": form})
+                               "call_sid": call_sid, "form": form, "at": time.monotonic()})
         if call_sid in state.ended:
             return JSONResponse({"code": 20404, "message": "not found", "status": 404}, 404)
         if form.get("Status") == "completed":

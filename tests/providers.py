@@ -1,7 +1,8 @@
 """Deterministic stand-ins for STT, LLM and TTS. Test-only: no client can select them.
 
 ScriptedSTT "hears" the caller's lines in order, one per speech segment the VAD finds.
-EchoLLM answers "You said: ..." and hangs up through the end_call tool on "goodbye".
+EchoLLM answers "You said: ..."; on "goodbye" it says goodbye and calls end_call, on
+"transfer" it calls transfer_call, on "story" it tells a long story (four sentences).
 ToneTTS speaks a short tone whose length follows the text, instantly.
 """
 
@@ -34,6 +35,9 @@ from db.clients import Client
 from pipelines.providers import CallServices, ProviderPlan
 
 TONE_SECONDS_PER_WORD = 0.06
+# Four sentences of about a second of audio each, for barge-in tests.
+STORY = tuple(f"Part {n} of the story goes on for a while with quite a few more words in it."
+              for n in ("one", "two", "three", "four"))
 
 
 class ScriptedSTT(SegmentedSTTService):
@@ -56,6 +60,7 @@ class EchoLLM(LLMService):
                                               filter_incomplete_user_turns=None,
                                               user_turn_completion_config=None), **kwargs)
         self._ids = itertools.count(1)
+        self.contexts: list[list[dict[str, Any]]] = []   # what each inference was given
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -63,18 +68,37 @@ class EchoLLM(LLMService):
             await self.push_frame(frame, direction)
             return
         messages = frame.context.get_messages()
+        self.contexts.append([dict(m) for m in messages if isinstance(m, dict)])
         last = messages[-1] if messages else {}
         if last.get("role") == "tool":
-            return  # end_call answered; nothing more to say
+            result = str(last.get("content") or "")
+            if '"transferring": true' in result:
+                await self._say("Transferring you now.")
+            elif "transferring" in result:
+                await self._say("Sorry, I cannot transfer you.")
+            return  # end_call answered: nothing more to say
         said = str(last.get("content") or "") if last.get("role") == "user" else ""
-        goodbye = "goodbye" in said.lower()
+        lowered = said.lower()
+        if "goodbye" in lowered:
+            await self._say("Goodbye!")
+            await self._call("end_call", frame)
+        elif "transfer" in lowered:
+            await self._call("transfer_call", frame)
+        elif "story" in lowered:
+            await self._say(*STORY)
+        else:
+            await self._say(f"You said: {said}.")
+
+    async def _say(self, *sentences: str) -> None:
         await self.push_frame(LLMFullResponseStartFrame())
-        await self.push_frame(LLMTextFrame("Goodbye!" if goodbye else f"You said: {said}."))
+        for sentence in sentences:
+            await self.push_frame(LLMTextFrame(sentence + " "))
         await self.push_frame(LLMFullResponseEndFrame())
-        if goodbye:
-            await self.run_function_calls([FunctionCallFromLLM(
-                function_name="end_call", tool_call_id=f"call_{next(self._ids)}",
-                arguments={}, context=frame.context)])
+
+    async def _call(self, name: str, frame: LLMContextFrame) -> None:
+        await self.run_function_calls([FunctionCallFromLLM(
+            function_name=name, tool_call_id=f"call_{next(self._ids)}", arguments={},
+            context=frame.context)])
 
 
 class ToneTTS(TTSService):
@@ -96,6 +120,7 @@ class ScriptedProviders:
     def __init__(self, lines: Sequence[str] = ()) -> None:
         self.lines = list(lines)
         self.built = 0
+        self.llms: list[EchoLLM] = []
 
     def plan(self, client: Client) -> ProviderPlan:
         return ProviderPlan(stt="test/scripted", llm="test/echo", tts="test/tone",
@@ -103,4 +128,5 @@ class ScriptedProviders:
 
     def build(self, plan: ProviderPlan, client: Client, *, call_sid: str) -> CallServices:
         self.built += 1
-        return CallServices(stt=ScriptedSTT(self.lines), llm=EchoLLM(), tts=ToneTTS())
+        self.llms.append(EchoLLM())
+        return CallServices(stt=ScriptedSTT(self.lines), llm=self.llms[-1], tts=ToneTTS())

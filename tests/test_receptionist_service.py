@@ -26,10 +26,12 @@ from pipecat.services.llm_service import FunctionCallParams
 from pipecat.tests.utils import run_test
 from pipecat.workers.runner import WorkerRunner
 
+from pipelines.receptionist import replies
 from pipelines.receptionist.service import (
     MODEL_NAME,
     ReceptionistLLMService,
     create_receptionist_llm,
+    offered_tools,
     sentences,
 )
 
@@ -48,14 +50,22 @@ TOOLS = ToolsSchema(standard_tools=[
                    required=["date", "time", "name"]),
     FunctionSchema(name="end_call", description="Hang up.", properties={}, required=[]),
 ])
+WITH_TRANSFER = ToolsSchema(standard_tools=[
+    *TOOLS.standard_tools,
+    FunctionSchema(name="transfer_call", description="Transfer to a person.", properties={},
+                   required=[]),
+])
+PUT_THROUGH = {"transferring": True, "to": "+12125550199"}
 
 
 class FakeCalendar:
     """Registered as the tool handlers; records every call."""
 
-    def __init__(self, *, taken: set[str] | None = None) -> None:
+    def __init__(self, *, taken: set[str] | None = None,
+                 transfer: dict[str, Any] | None = None) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.taken = taken or set()
+        self.transfer = transfer or PUT_THROUGH
         self.hung_up = asyncio.Event()
 
     async def get_available_slots(self, params: FunctionCallParams) -> None:
@@ -78,17 +88,22 @@ class FakeCalendar:
         self.hung_up.set()
         await params.result_callback({"ok": True})
 
+    async def transfer_call(self, params: FunctionCallParams) -> None:
+        self.calls.append(("transfer_call", dict(params.arguments)))
+        await params.result_callback(self.transfer)
+
     def register(self, llm: ReceptionistLLMService) -> None:
         llm.register_function("get_available_slots", self.get_available_slots)
         llm.register_function("book_appointment", self.book_appointment)
         llm.register_function("end_call", self.end_call)
+        llm.register_function("transfer_call", self.transfer_call)
 
 
 class Call:
     """A running pipeline: user aggregator → receptionist → assistant aggregator."""
 
-    def __init__(self, calendar: FakeCalendar) -> None:
-        self.context = LLMContext(tools=TOOLS)
+    def __init__(self, calendar: FakeCalendar, tools: ToolsSchema = TOOLS) -> None:
+        self.context = LLMContext(tools=tools)
         self.aggregators = LLMContextAggregatorPair(self.context)
         self.llm = create_receptionist_llm(business_name="Bright Smile Dental", timezone=TZ,
                                            initial_greeting=GREETING, now=lambda: NOW)
@@ -208,3 +223,45 @@ async def test_run_inference_and_settings():
 ])
 def test_sentences(text: str, expected: list[str]):
     assert sentences(text) == expected
+
+
+@pytest.mark.parametrize(("result", "reply"), [
+    (PUT_THROUGH, "Sure, I'm transferring you now. Please hold."),
+    ({"transferring": False, "reason": "no transfer number configured"}, replies.TRANSFER_FAILED),
+    ({"error": "unknown tool: transfer_call"}, replies.TRANSFER_FAILED),
+], ids=["transferring", "refused", "error"])
+async def test_transfer_goes_through_the_registered_handler(result: dict[str, Any], reply: str):
+    calendar = FakeCalendar(transfer=result)
+    async with Call(calendar, WITH_TRANSFER) as call:
+        await call.start()
+        assert await call.caller_says("Can I speak to someone at the front desk?") == reply
+    assert calendar.calls == [("transfer_call", {})]
+    tool_names = [c["function"]["name"] for m in call.context.get_messages()
+                  for c in m.get("tool_calls") or []]
+    assert tool_names == ["transfer_call"]
+
+
+async def test_transfer_is_not_called_when_the_context_does_not_offer_it():
+    calendar = FakeCalendar()
+    async with Call(calendar) as call:
+        await call.start()
+        assert await call.caller_says("Can I speak to a real person?") == (
+            replies.REFUSALS["human"])
+    assert calendar.calls == []
+
+
+async def test_key_presses_in_the_context_get_a_prompt_to_speak():
+    calendar = FakeCalendar()
+    async with Call(calendar, WITH_TRANSFER) as call:
+        await call.start()
+        assert await call.caller_says("DTMF: 123#") == (
+            "Sorry, I can't use the keypad on this line. Please just tell me what you need.")
+        assert await call.caller_says("DTMF: 0") == "Sure, I'm transferring you now. Please hold."
+    assert calendar.calls == [("transfer_call", {})]
+
+
+def test_offered_tools_are_read_from_the_context():
+    assert offered_tools(LLMContext()) == frozenset()
+    assert offered_tools(LLMContext(tools=TOOLS)) == {
+        "get_available_slots", "book_appointment", "end_call"}
+    assert "transfer_call" in offered_tools(LLMContext(tools=WITH_TRANSFER))

@@ -131,7 +131,8 @@ async def test_a_cancelled_tool_call_is_still_audited(pool):
 def test_tools_for_keeps_known_names_in_order():
     tools = registry.tools_for(["end_call", "send_fax", "get_available_slots", "end_call"])
     assert [t.name for t in tools] == ["end_call", "get_available_slots"]
-    assert {"get_available_slots", "book_appointment", "end_call"} <= registry.KNOWN_TOOLS
+    assert {"get_available_slots", "book_appointment", "end_call",
+            "transfer_call"} <= registry.KNOWN_TOOLS
     assert "send_fax" not in registry.KNOWN_TOOLS
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -15,6 +15,15 @@ class CallControl(Protocol):
 
     async def end_call(self, reason: str) -> None:
         """Hang up once the agent's current reply has been spoken."""
+
+    async def transfer_call(self) -> dict[str, Any]:
+        """Ask the call to transfer the caller to the client's operator number once the
+        agent's current reply has been spoken.
+
+        Returns {"transferring": True, "to": "+1..."} when it will happen, or
+        {"transferring": False, "reason": "..."} (no transfer number configured, or no
+        Twilio credentials).
+        """
 
 
 @dataclass(frozen=True)

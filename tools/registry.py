@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tools import calendar, end_call
+from tools import calendar, end_call, transfer
 
 Handler = Callable[..., Awaitable[dict[str, Any]]]
 
@@ -79,6 +79,20 @@ TOOLS: dict[str, Tool] = {t.name: t for t in (
         properties={},
         required=[],
         handler=end_call.end_call,
+    ),
+    # Not in the enabled_tools column default: a client turns it on, with a transfer number.
+    Tool(
+        name="transfer_call",
+        description="Transfer the caller to a person at the office. Use it when the caller "
+                    "asks for a human, the receptionist, the front desk, an operator or the "
+                    "manager, or needs something you cannot do. If it returns "
+                    "transferring=true, say one short line such as \"I'm transferring you "
+                    "now, please hold.\" and nothing else; if transferring=false, tell the "
+                    "caller a transfer isn't possible right now and offer what you can do.",
+        properties={},
+        required=[],
+        handler=transfer.transfer_call,
+        unavailable="the transfer is unavailable right now",
     ),
 )}
 

@@ -66,7 +66,7 @@ async def _open_call(ws: WebSocket, state: VoiceState, client_id: int) -> CallSe
         await _close(ws, POLICY, identity)
         return None
     return CallSession(identity, settings=state.settings, pool=state.pool,
-                       providers=state.providers)
+                       providers=state.providers, twilio=state.twilio)
 
 
 async def _activate(state: VoiceState, start: StreamStart, client_id: int,

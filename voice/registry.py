@@ -60,6 +60,9 @@ class CallRegistry:
         if not self._calls:
             self._empty.set()
 
+    def get(self, call_sid: str) -> CallSession | None:
+        return self._calls.get(call_sid)
+
     def sessions(self) -> list[CallSession]:
         return list(self._calls.values())
 

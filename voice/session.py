@@ -6,6 +6,7 @@ import asyncio
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,14 +14,17 @@ import asyncpg
 from pipecat.frames.frames import EndFrame, TTSSpeakFrame
 from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocket
+from twilio.twiml.voice_response import VoiceResponse
 
 from db import active_calls, conversations, usage
 from db.clients import Client
 from db.conversations import Conversation
 from frontdesk.settings import Settings
-from pipelines.inbound import TwilioLink, build_inbound
+from pipelines.inbound import CallOptions, CallPipeline, TwilioLink, build_inbound
+from pipelines.playback import Playback
 from pipelines.providers import ProviderFactory, ProviderPlan
 from tools.context import ToolContext
+from voice.twilio_rest import TwilioRest
 
 log = logging.getLogger("frontdesk.call")
 
@@ -28,11 +32,18 @@ GOODBYES = {
     "balance_exhausted": "I'm sorry, this line has run out of call time. Goodbye.",
     "max_duration": "We've reached the time limit for this call. Thank you for calling. Goodbye.",
     "server_shutdown": "I'm sorry, I have to end this call now. Please call back. Goodbye.",
+    "silence": "I haven't heard anything, so I'll hang up now. Goodbye.",
 }
-# How long an ending call may take to speak its goodbye before it is cut.
-END_GRACE_SECONDS = 15.0
-# How long, after the agent asked to hang up, to wait for its goodbye to start and end.
-HANGUP_FALLBACK_SECONDS = 10.0
+STILL_THERE = "Are you still there?"
+TRANSFERRING = "Please hold while I transfer you."
+NO_TRANSFER = "Sorry, I can't transfer you right now."
+# After the agent asked to hang up or transfer: how long its last words may take to start
+# and finish before the call goes ahead anyway.
+AFTER_SPEECH_FALLBACK_SECONDS = 10.0
+# How long to wait for Twilio to confirm (marks) that the last words have played.
+PLAYBACK_WAIT_SECONDS = 5.0
+# How long an ending pipeline may take before it is cancelled.
+END_GRACE_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -45,13 +56,13 @@ class CallIdentity:
 
 
 class CallSession:
-    """Owns one call's pipeline, metering, turn writes and finalization.
+    """Owns one call's pipeline, metering, turn writes, hang-up and finalization.
 
     Implements pipelines.call_hooks.CallHooks and tools.context.CallControl.
     """
 
     def __init__(self, identity: CallIdentity, *, settings: Settings, pool: asyncpg.Pool,
-                 providers: ProviderFactory) -> None:
+                 providers: ProviderFactory, twilio: TwilioRest) -> None:
         # Identity: fixed for the life of the call
         self.id = identity
         self.call_sid = identity.call_sid
@@ -61,13 +72,16 @@ class CallSession:
         self._settings = settings
         self._pool = pool
         self._providers = providers
+        self._twilio = twilio
         # Per call, mutable
         self.end_reason: str | None = None
         self.billed_seconds = 0
+        self.playback = Playback()
         self._started = time.monotonic()
-        self._worker: Any = None
-        self._ending = False
-        self._hangup_after_speech = False
+        self._pipeline: CallPipeline | None = None
+        self._ending = False            # a goodbye, hang-up or transfer is under way
+        self._after_speech: tuple[str, str] | None = None   # ("hangup", reason) | ("transfer", to)
+        self._idle_prompts = 0
         self._finalized = False
         self._writes: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -78,26 +92,15 @@ class CallSession:
     async def run(self, ws: WebSocket) -> None:
         """Build and run the pipeline; finalize on every way out."""
         try:
-            services = self._providers.build(self.id.plan, self.client, call_sid=self.call_sid)
-            tool_ctx = ToolContext(pool=self._pool, client=self.client,
-                                   conversation_id=self.conversation_id,
-                                   caller_phone=self.id.conversation.caller_phone,
-                                   contact_id=self.id.conversation.contact_id, call=self)
-            s = self._settings
-            link = TwilioLink(stream_sid=self.id.stream_sid, call_sid=self.call_sid,
-                              account_sid=s.twilio_account_sid,
-                              auth_token=s.secret("twilio_auth_token"),
-                              api_base_url=s.twilio_api_base_url)
-            self._worker, _ = build_inbound(ws=ws, link=link, services=services, hooks=self,
-                                            tool_ctx=tool_ctx,
-                                            greeting=self.client.initial_greeting)
+            self._pipeline = self._build(ws)
             self._spawn(self._write_loop())
             self._spawn(self._meter_loop())
+            self._spawn(self._watch_stream())
             max_duration = self.client.settings.get("max_call_duration")
             if max_duration:
                 self._spawn(self._end_after(float(max_duration), "max_duration"))
             runner = WorkerRunner(handle_sigint=False, force_gc=True)
-            await runner.add_workers(self._worker)
+            await runner.add_workers(self._pipeline.worker)
             await runner.run()
             if self.end_reason is None:
                 self.end_reason = "completed"
@@ -110,42 +113,167 @@ class CallSession:
         finally:
             await asyncio.shield(self.finalize())
 
-    # -- ending ---------------------------------------------------------------------------
+    def _build(self, ws: WebSocket) -> CallPipeline:
+        services = self._providers.build(self.id.plan, self.client, call_sid=self.call_sid)
+        tool_ctx = ToolContext(pool=self._pool, client=self.client,
+                               conversation_id=self.conversation_id,
+                               caller_phone=self.id.conversation.caller_phone,
+                               contact_id=self.id.conversation.contact_id, call=self)
+        settings = self.client.settings
+        options = CallOptions(
+            greeting=self.client.initial_greeting,
+            silence_timeout=float(settings.get("silence_timeout", 0) or 0),
+            operator_digit=str(settings.get("transfer_digit", "0")) if self._transfer_number()
+            else None,
+            send_timeout=self._settings.ws_send_timeout_seconds)
+        return build_inbound(ws=ws, link=TwilioLink(self.id.stream_sid, self.call_sid),
+                             services=services, hooks=self, tool_ctx=tool_ctx,
+                             playback=self.playback, options=options)
+
+    def _transfer_number(self) -> str | None:
+        number = self.client.settings.get("transfer_number")
+        return number if isinstance(number, str) and number.startswith("+") else None
+
+    async def _say(self, text: str) -> None:
+        if self._pipeline is not None:
+            await self._pipeline.worker.queue_frames([TTSSpeakFrame(text)])
+
+    # -- CallControl (the agent's tools) --------------------------------------------------
 
     async def end_call(self, reason: str) -> None:
-        """CallControl: hang up once the agent's reply in progress has been spoken."""
+        """Hang up once the agent's reply in progress has been heard."""
         if self._ending:
             return
+        self._ending = True
         self.end_reason = self.end_reason or reason
-        self._hangup_after_speech = True
-        self._spawn(self._end_after(HANGUP_FALLBACK_SECONDS, reason))
+        self._after(("hangup", reason))
+
+    async def transfer_call(self) -> dict[str, Any]:
+        number = self._transfer_number()
+        if number is None:
+            return {"transferring": False, "reason": "no transfer number is set for this line"}
+        if not self._twilio.configured:
+            return {"transferring": False, "reason": "transfers are not available right now"}
+        if self._ending:
+            return {"transferring": False, "reason": "the call is ending"}
+        self._ending = True
+        self._after(("transfer", number))
+        return {"transferring": True, "to": number}
+
+    def _after(self, action: tuple[str, str]) -> None:
+        """Do ``action`` when the agent's current words have been spoken (bounded wait)."""
+        self._after_speech = action
+        self._spawn(self._after_speech_fallback(action))
+
+    async def _after_speech_fallback(self, action: tuple[str, str]) -> None:
+        await asyncio.sleep(AFTER_SPEECH_FALLBACK_SECONDS)
+        if self._after_speech is action:
+            self._after_speech = None
+            await self._complete(action)
+
+    async def _complete(self, action: tuple[str, str]) -> None:
+        kind, value = action
+        if kind == "transfer":
+            await self._transfer(value)
+        else:
+            await self._hang_up(value)
+
+    # -- ending ---------------------------------------------------------------------------
 
     async def end_with_goodbye(self, reason: str, goodbye: str | None = None) -> None:
-        """Say a short goodbye, then end the pipeline (which hangs up)."""
-        if self._ending or self._worker is None:
+        """Say a short goodbye; hang up once Twilio confirms it has played."""
+        if self._ending or self._pipeline is None:
             return
         self._ending = True
         self.end_reason = self.end_reason or reason
         self.log.info("call %s ending: %s", self.call_sid, reason)
-        text = goodbye if goodbye is not None else GOODBYES.get(reason)
-        await self._worker.queue_frames(([TTSSpeakFrame(text)] if text else []) + [EndFrame()])
+        text = goodbye if goodbye is not None else GOODBYES.get(reason, "")
+        if text:
+            self._after(("hangup", reason))
+            await self._say(text)
+        else:
+            await self._hang_up(reason)
+
+    async def _hang_up(self, reason: str) -> None:
+        """Wait until the last words have played (marks), hang up over REST, end."""
+        self.end_reason = self.end_reason or reason
+        if not await self.playback.drained(PLAYBACK_WAIT_SECONDS):
+            self.log.warning("call %s: hanging up before Twilio confirmed playback",
+                             self.call_sid)
+        if self._twilio.configured:
+            await self._twilio.hang_up(self.call_sid)
+        # Without REST credentials, closing the stream ends the call: nothing follows
+        # <Connect> in our TwiML.
+        if self._pipeline is not None:
+            await self._pipeline.worker.queue_frames([EndFrame()])
         self._spawn(self._cancel_after(END_GRACE_SECONDS))
+
+    async def _transfer(self, number: str) -> None:
+        await self.playback.drained(PLAYBACK_WAIT_SECONDS)
+        response = VoiceResponse()
+        response.dial(number)
+        if await self._twilio.redirect(self.call_sid, str(response)):
+            self.log.info("call %s transferred to %s", self.call_sid, number)
+            self.end_reason = "transferred"
+            await conversations.set_transferred(self._pool, self.conversation_id, number)
+            # Twilio now runs the <Dial>; it ends this stream with "stop".
+            self._spawn(self._cancel_after(END_GRACE_SECONDS))
+        else:
+            self._ending = False
+            await self._say(NO_TRANSFER)
 
     async def cancel(self, reason: str) -> None:
         """End now, without a goodbye: the caller is gone."""
         self.end_reason = self.end_reason or reason
         self._ending = True
-        if self._worker is not None:
-            await self._worker.cancel()
+        if self._pipeline is not None:
+            await self._pipeline.worker.cancel()
 
     # -- CallHooks (called from inside the pipeline; must not block it) --------------------
 
-    def on_turn(self, role: str, content: str, timestamp: str, interrupted: bool) -> None:
-        self._writes.put_nowait(("turn", {"role": role, "content": content,
-                                          "timestamp": timestamp, "interrupted": interrupted}))
+    def on_user_turn(self, content: str, timestamp: str) -> None:
+        self._writes.put_nowait(("turn", {"role": "user", "content": content,
+                                          "timestamp": timestamp, "interrupted": False}))
+
+    def on_assistant_turn(self, content: str, timestamp: str, interrupted: bool,
+                          fix_context: Callable[[str], None]) -> None:
+        sentences = self.playback.take_turn()
+        if not interrupted or not sentences:
+            self._writes.put_nowait(("turn", {"role": "assistant", "content": content,
+                                              "timestamp": timestamp,
+                                              "interrupted": interrupted}))
+            return
+
+        async def heard() -> dict[str, Any]:
+            # Barged in: keep only the sentences whose marks came back before the clear.
+            text = await self.playback.settle(sentences, PLAYBACK_WAIT_SECONDS)
+            fix_context(text)
+            return {"role": "assistant", "content": text, "timestamp": timestamp,
+                    "interrupted": True}
+
+        self._writes.put_nowait(("turn", self._spawn(heard())))
 
     def on_turn_metrics(self, metrics: dict[str, Any]) -> None:
         self._writes.put_nowait(("metrics", metrics))
+
+    def on_user_speaking(self) -> None:
+        self._idle_prompts = 0
+
+    def on_user_idle(self) -> None:
+        if self._ending:
+            return
+        self._idle_prompts += 1
+        if self._idle_prompts == 1:
+            self._spawn(self._say(STILL_THERE))
+        else:
+            self._spawn(self.end_with_goodbye("silence"))
+
+    def on_operator_digit(self) -> None:
+        self._spawn(self._operator_requested())
+
+    async def _operator_requested(self) -> None:
+        result = await self.transfer_call()
+        await self._say(TRANSFERRING if result["transferring"] else NO_TRANSFER)
 
     def on_twilio_stop(self) -> None:
         self._spawn(self.cancel("caller_hangup"))
@@ -153,9 +281,14 @@ class CallSession:
     def on_client_disconnected(self) -> None:
         self._spawn(self.cancel("socket_closed"))
 
+    def on_send_timeout(self) -> None:
+        self.log.warning("call %s: a send to Twilio timed out", self.call_sid)
+        self._spawn(self.cancel("send_timeout"))
+
     def on_bot_stopped_speaking(self) -> None:
-        if self._hangup_after_speech and not self._ending:
-            self._spawn(self.end_with_goodbye(self.end_reason or "agent_hangup", goodbye=""))
+        action, self._after_speech = self._after_speech, None
+        if action is not None:
+            self._spawn(self._complete(action))
 
     # -- background work ------------------------------------------------------------------
 
@@ -173,6 +306,8 @@ class CallSession:
         while True:
             kind, payload = await self._writes.get()
             try:
+                if isinstance(payload, asyncio.Task):
+                    payload = await payload
                 if kind == "turn":
                     await conversations.append_turn(self._pool, self.conversation_id, payload)
                 else:
@@ -201,14 +336,26 @@ class CallSession:
                 await self.end_with_goodbye("balance_exhausted")
                 return
 
+    async def _watch_stream(self) -> None:
+        """A stream that has gone quiet (no media, no stop) is a dead socket."""
+        assert self._pipeline is not None
+        serializer = self._pipeline.serializer
+        # Twilio sends media every 20 ms for the whole call: a long gap is a dead socket.
+        limit = self._settings.stream_idle_seconds
+        while True:
+            await asyncio.sleep(min(1.0, limit / 4))
+            if time.monotonic() - serializer.last_received > limit:
+                self.log.warning("call %s: no media for %.0f s", self.call_sid, limit)
+                await self.cancel("stream_timeout")
+                return
+
     async def _end_after(self, seconds: float, reason: str) -> None:
         await asyncio.sleep(seconds)
-        await self.end_with_goodbye(reason, goodbye=None if reason == "max_duration" else "")
+        await self.end_with_goodbye(reason)
 
     async def _cancel_after(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
-        self.log.warning("call %s: goodbye did not finish in %.0f s, cutting", self.call_sid,
-                         seconds)
+        self.log.warning("call %s: did not end within %.0f s, cutting", self.call_sid, seconds)
         await self.cancel(self.end_reason or "timeout")
 
     # -- finalization ---------------------------------------------------------------------
@@ -219,7 +366,7 @@ class CallSession:
             return
         self._finalized = True
         try:
-            await asyncio.wait_for(self._writes.join(), timeout=5)
+            await asyncio.wait_for(self._writes.join(), timeout=PLAYBACK_WAIT_SECONDS + 2)
         except TimeoutError:
             self.log.warning("call %s: turn writes did not drain", self.call_sid)
         for task in list(self._tasks):

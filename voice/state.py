@@ -11,6 +11,7 @@ from frontdesk.settings import Settings
 from pipelines.providers import ProviderFactory
 from voice.registry import CallRegistry
 from voice.signatures import TwilioSignatures
+from voice.twilio_rest import TwilioRest
 
 
 @dataclass(frozen=True)
@@ -22,3 +23,4 @@ class VoiceState:
     signatures: TwilioSignatures
     token_secret: str
     process_id: uuid.UUID
+    twilio: TwilioRest

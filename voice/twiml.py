@@ -47,8 +47,8 @@ def e164(number: str) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-async def voice_webhook(request: Request) -> Response:
-    state: VoiceState = request.state.voice
+async def read_signed_form(request: Request, state: VoiceState) -> dict[str, str] | Response:
+    """The webhook's form fields, or the error response: 413, 400 or 403 (bad signature)."""
     length = request.headers.get("content-length")
     if length is not None and (not length.isdigit() or int(length) > MAX_WEBHOOK_BYTES):
         return PlainTextResponse("request body too large", status_code=413)
@@ -62,12 +62,19 @@ async def voice_webhook(request: Request) -> Response:
     except (UnicodeDecodeError, ValueError):
         return PlainTextResponse("body must be application/x-www-form-urlencoded",
                                  status_code=400)
-
     path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if not state.signatures.valid(path, form, request.headers.get("x-twilio-signature")):
-        log.warning("POST /voice refused: bad X-Twilio-Signature (CallSid %s)",
+        log.warning("%s refused: bad X-Twilio-Signature (CallSid %s)", request.url.path,
                     form.get("CallSid", "?")[:40])
         return PlainTextResponse("invalid Twilio signature", status_code=403)
+    return form
+
+
+async def voice_webhook(request: Request) -> Response:
+    state: VoiceState = request.state.voice
+    form = await read_signed_form(request, state)
+    if isinstance(form, Response):
+        return form
 
     call_sid, to, caller = form.get("CallSid"), form.get("To"), form.get("From", "")
     if not call_sid or not to:

@@ -4,11 +4,15 @@ Pure Python and deterministic: given the LLM-context messages (OpenAI format) an
 the client's facts, return what to say, which tool to call, or both when saying
 goodbye and hanging up. It books only after the caller confirms a read-back, and
 says "booked" only after ``book_appointment`` returned ``booked: true``.
+
+When the caller asks for a person (or presses 0) and ``transfer_call`` is among the
+offered tools, it calls that tool; it says it is transferring only after the tool
+returned ``transferring: true``, and otherwise says honestly that it cannot.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -20,6 +24,7 @@ from pipelines.receptionist.state import (
     BOOK,
     END_CALL,
     GET_SLOTS,
+    TRANSFER,
     DialogueState,
     nearest,
     parse_day,
@@ -29,7 +34,8 @@ from pipelines.receptionist.state import (
 )
 from pipelines.receptionist.when import in_part_of_day
 
-TOOL_NAMES = (GET_SLOTS, BOOK, END_CALL)
+BOOKING_TOOLS = (GET_SLOTS, BOOK, END_CALL)
+TOOL_NAMES = (*BOOKING_TOOLS, TRANSFER)  # every tool the engine may call
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ def _wants_to_hang_up(st: DialogueState) -> bool:
     if u.goodbye or (u.done and not confirming):
         return True
     return (st.expect == replies.ASK_ANYTHING_ELSE and u.no and not u.has_details
-            and not (u.book or u.availability))
+            and not (u.book or u.availability or u.out_of_scope))
 
 
 class ReceptionistEngine:
@@ -86,25 +92,37 @@ class ReceptionistEngine:
         self.facts = facts
         self._tz = ZoneInfo(facts.timezone)
 
-    def next_action(self, messages: Sequence[Any], now: datetime) -> Action | None:
-        """The next action, or None when there is nothing to answer (or the call has ended)."""
+    def next_action(self, messages: Sequence[Any], now: datetime,
+                    tools: Collection[str] | None = None) -> Action | None:
+        """The next action, or None when there is nothing to answer (or the call has ended).
+
+        `tools` names the tools offered in the context; None means the booking tools
+        only. ``transfer_call`` is called only when it is offered.
+        """
         today = now.astimezone(self._tz).date()
         st = replay(messages, today)
         if st.ended or st.last == "waiting":
             return None
+        if st.transferring and st.last != "tool":
+            return None  # the hold line has been said; the call does the rest
         if st.last == "tool":
             return self._after_tool(st, today)
         if st.last == "user":
-            return self._after_user(st, today)
+            offered = BOOKING_TOOLS if tools is None else tools
+            return self._after_user(st, today, can_transfer=TRANSFER in offered)
         if not st.greeted:
             return _say(replies.greeting(self.facts.business_name, self.facts.initial_greeting))
         return None
 
     # --- caller turns ---------------------------------------------------------------------
 
-    def _after_user(self, st: DialogueState, today: date) -> Action:
+    def _after_user(self, st: DialogueState, today: date, *, can_transfer: bool) -> Action:
         u = st.last_user
         assert u is not None
+        if u.transfer and can_transfer and not st.transfer_failed:
+            # Said after the result, so the caller hears "transferring" only when it is true.
+            # A transfer that failed is not tried again; the refusal below answers instead.
+            return _call(TRANSFER, {})
         if not st.greeted and not (u.has_details or u.book or u.availability or u.name
                                    or u.out_of_scope or u.goodbye):
             return _say(replies.greeting(self.facts.business_name, self.facts.initial_greeting))
@@ -129,6 +147,8 @@ class ReceptionistEngine:
                 return _say("Sure. What can I help you with?")
             if u.greeting:
                 return _say(f"Hi! {replies.HOW_CAN_I_HELP}")
+            if u.keys_only:
+                return _say(f"{replies.KEYPAD} {replies.SAY_WHAT_YOU_NEED}")
             if u.empty:
                 return _say(f"{replies.DIDNT_CATCH} {replies.SAY_AGAIN}")
             if u.yes or u.no:
@@ -138,13 +158,17 @@ class ReceptionistEngine:
         if st.wants_change:
             return _say(replies.WHAT_TO_CHANGE)
         step = self._progress(st, today)
-        prefix = refusal or (None if u.understood else replies.DIDNT_CATCH)
+        if u.keys_only:
+            prefix, again = replies.KEYPAD, replies.SAY_WHAT_YOU_NEED
+        else:
+            prefix = refusal or (None if u.understood else replies.DIDNT_CATCH)
+            again = replies.SAY_AGAIN
         if prefix is None:
             return step
         # A tool call is not combined with speech: the reply would land in the context
         # after the tool result and hide it. Ask again instead; the next turn continues.
         if step.tool_call is not None:
-            return _say(prefix if refusal else f"{prefix} {replies.SAY_AGAIN}")
+            return _say(prefix if refusal else f"{prefix} {again}")
         return _say(f"{prefix} {step.say}")
 
     def _progress(self, st: DialogueState, today: date) -> Action:
@@ -183,6 +207,12 @@ class ReceptionistEngine:
         assert outcome is not None
         result = outcome.result
         day = parse_day(outcome.arguments.get("date"))
+        if outcome.name == TRANSFER:
+            # Only an explicit yes from the call means the caller is being put through;
+            # "transferring": false, {"error": ...} or anything else is a no.
+            if result.get("transferring") is True:
+                return _say(replies.TRANSFERRING)
+            return _say(replies.TRANSFER_FAILED)
         if outcome.name == GET_SLOTS:
             if "error" in result or not isinstance(result.get("slots"), list):
                 return _say(f"{replies.CALENDAR_DOWN} {replies.ANYTHING_ELSE}")
@@ -222,6 +252,7 @@ class ReceptionistEngine:
         return replies.next_opening(say_day(first, today), [o.time for o in st.pending_offers])
 
 
-def next_action(messages: Sequence[Any], facts: ClientFacts, now: datetime) -> Action | None:
+def next_action(messages: Sequence[Any], facts: ClientFacts, now: datetime,
+                tools: Collection[str] | None = None) -> Action | None:
     """Convenience wrapper: the next action for `messages` at `now`."""
-    return ReceptionistEngine(facts).next_action(messages, now)
+    return ReceptionistEngine(facts).next_action(messages, now, tools)

@@ -55,14 +55,31 @@ _AVAILABILITY = _rx(r"available", r"availability", r"free", r"openings?",
                     r"anything (?:on|for|at|in|available|open|free|left)", r"any time",
                     r"anytime", r"spots?", r"slots?", r"what times", r"when can", r"do you have",
                     r"are you open", r"you open", r"open on")
+_PERSON = (r"(?:a |an |the |your )?(?:real |live )?(?:receptionist|front desk|office manager"
+           r"|manager|person|human|agent|operator|representative)")
 # Checked in order; the first match names what we cannot do.
 _OUT_OF_SCOPE: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("existing", _rx(r"(?:cancel|reschedule|move|change|confirm|check on) "
                      r"(?:my|our|an|the|his|her) (?:existing )?(?:appointment|booking|reservation)",
                      r"reschedule", r"existing appointment", r"my appointment (?:is|was)")),
-    ("human", _rx(r"(?:speak|talk) (?:to|with) (?:a|an|the|someone|somebody|your|real)",
-                  r"real person", r"human", r"operator", r"representative", r"transfer me",
-                  r"put me through", r"someone else")),
+    # "Are you a real person?" asks what we are; it is not a request to be transferred.
+    ("bot", _rx(r"are you (?:a |an )?(?:real|human|robot|bot|machine|computer|recording|ai"
+                r"|person|automated)",
+                r"am i (?:talking|speaking) (?:to|with) (?:a |an )?(?:real|human|robot|bot"
+                r"|machine|computer|recording|ai|person)",
+                r"is this (?:a |an )?(?:real person|human|robot|bot|machine|computer|recording"
+                r"|automated)")),
+    ("human", _rx(r"(?:speak|talk) (?:to|with) (?:a|an|the|someone|somebody|your|real|dr"
+                  r"|doctor|mr|mrs|ms)",
+                  r"real person", r"live (?:person|agent)", r"human(?! resources)", r"operator",
+                  r"representative", r"someone else",
+                  r"(?:someone|somebody|anyone|anybody) (?:i|we) (?:can|could) (?:speak|talk)",
+                  # "my manager" alone is not a request: "book it for my manager".
+                  r"(?:get|want|need|like|reach|give me|is there) (?:me )?(?:to )?" + _PERSON,
+                  r"^" + _PERSON + r"(?=\W*(?:please)?\W*$)",
+                  r"transfer (?:me|us|my call|the call|this call)", r"(?:be|get) transferred",
+                  r"transferred to", r"transfer(?=\W*(?:please|now|thanks|thank you)?\W*$)",
+                  r"put me through", r"(?:connect|put) me (?:to|with|through)")),
     ("messages", _rx(r"leave a message", r"take a message", r"message for", r"call me back",
                      r"callback", r"call back")),
     ("prices", _rx(r"price", r"prices", r"pricing", r"cost", r"costs", r"how much", r"fee", r"fees",
@@ -79,6 +96,8 @@ _CHOICE = re.compile(r"\b(?:the\s+)?(?P<c>1st|2nd|3rd|first|second|third|last|ea
                      r"|later|latest)(?:\s+(?:one|option|slot|time))?\b")
 _CHOICE_INDEX = {"1st": 0, "first": 0, "earlier": 0, "earliest": 0, "2nd": 1, "second": 1,
                  "3rd": 2, "third": 2, "last": -1, "later": -1, "latest": -1}
+# Key presses as Pipecat's DTMFAggregator writes them into the context: "DTMF: 123#".
+_DTMF = re.compile(r"\bDTMF:\s*([0-9A-D*#]+)", re.I)
 _NOISE = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*")  # "[inaudible]", "(coughs)"
 _FILLERS = {"uh", "um", "umm", "uhm", "er", "erm", "hmm", "mm", "ah", "oh", "so", "well", "like"}
 
@@ -197,6 +216,17 @@ class Understanding:
     correction: bool = False
     out_of_scope: str | None = None
     empty: bool = False
+    dtmf: str | None = None  # keys the caller pressed in this turn, e.g. "1" or "123#"
+
+    @property
+    def transfer(self) -> bool:
+        """The caller asks for a person, or pressed 0 (the operator) and said nothing."""
+        return self.out_of_scope == "human" or (self.keys_only and self.dtmf in ("0", "0#"))
+
+    @property
+    def keys_only(self) -> bool:
+        """The caller pressed keys and said nothing we could use."""
+        return self.dtmf is not None and not self.understood
 
     @property
     def has_details(self) -> bool:
@@ -217,10 +247,11 @@ def _clean(text: str) -> str:
 def understand(text: str, *, today: date, expect: str | None = None,
                offered: int = 0) -> Understanding:
     """Read one caller turn. `offered` is how many times we just offered ("the first one")."""
-    raw = _clean(text)
+    keys = "".join(m[1] for m in _DTMF.finditer(text)).upper() or None
+    raw = _clean(_DTMF.sub(" ", text))
     words = [w for w in re.findall(r"[a-z0-9']+", raw.lower()) if w not in _FILLERS]
     if not words:
-        return Understanding(text=text, empty=True)
+        return Understanding(text=text, empty=keys is None, dtmf=keys)
     s = normalize(raw)
 
     choice = None
@@ -252,5 +283,5 @@ def understand(text: str, *, today: date, expect: str | None = None,
         goodbye=bool(_GOODBYE.search(s)), done=bool(_DONE.search(s)),
         thanks=bool(_THANKS.search(s)), greeting=bool(_GREETING.search(s)),
         cancel=bool(_CANCEL.search(s)) and not existing,
-        correction=bool(_CORRECTION.search(s)) or no, out_of_scope=out_of_scope,
+        correction=bool(_CORRECTION.search(s)) or no, out_of_scope=out_of_scope, dtmf=keys,
     )

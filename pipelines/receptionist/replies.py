@@ -43,6 +43,11 @@ CALENDAR_DOWN = "Sorry, I can't reach the calendar right now. Please call back a
 BOOKING_FAILED = "Sorry, I couldn't make that booking just now. Please call back a little later."
 WHAT_TO_CHANGE = "No problem. What would you like to change: the day, the time, or the name?"
 CANCELLED = "Okay, I won't book that."
+TRANSFERRING = "Sure, I'm transferring you now. Please hold."
+TRANSFER_FAILED = ("Sorry, I can't transfer your call right now, but I can book an appointment "
+                   "or check availability for you. " + ANYTHING_ELSE)
+KEYPAD = "Sorry, I can't use the keypad on this line."
+SAY_WHAT_YOU_NEED = "Please just tell me what you need."
 
 REFUSALS = {
     "prices": "I can't help with prices on this line, but I can book you an appointment.",
@@ -50,6 +55,7 @@ REFUSALS = {
              "for you.",
     "location": "I can't help with directions on this line, but I can book you an "
                 "appointment.",
+    "bot": "I'm the automated receptionist. " + CAN_DO,
     "human": "I can't transfer calls on this line, but I can book you an appointment.",
     "messages": "I can't take messages on this line, but I can book you an appointment.",
     "existing": "I can't change or cancel existing appointments on this line, but I can book "

@@ -18,6 +18,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from loguru import logger
+from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.frames.frames import (
     Frame,
     FunctionCallFromLLM,
@@ -40,6 +41,14 @@ _FALLBACK = f"{replies.DIDNT_CATCH} {replies.SAY_AGAIN}"
 _ABBREVIATION = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Mx|Prof|St)\.$")
 
 
+def offered_tools(context: LLMContext) -> frozenset[str]:
+    """Names of the function tools the context offers (none when it offers no tools)."""
+    tools = context.tools
+    if isinstance(tools, ToolsSchema):
+        return frozenset(t.name for t in tools.standard_tools)
+    return frozenset()
+
+
 def sentences(text: str) -> list[str]:
     """Split a reply into sentences, each but the last keeping its trailing space."""
     parts: list[str] = []
@@ -54,8 +63,9 @@ def sentences(text: str) -> list[str]:
 class ReceptionistLLMService(LLMService):
     """A deterministic receptionist that books appointments through the calendar tools.
 
-    Tools it calls: ``get_available_slots(date)``, ``book_appointment(date, time, name)``
-    and ``end_call()`` (after saying goodbye in the same response).
+    Tools it calls: ``get_available_slots(date)``, ``book_appointment(date, time, name)``,
+    ``end_call()`` (after saying goodbye in the same response) and, only when the context
+    offers it, ``transfer_call()``.
     """
 
     def __init__(
@@ -91,7 +101,8 @@ class ReceptionistLLMService(LLMService):
 
     def decide(self, context: LLMContext) -> Action | None:
         """The engine's next action for `context` (no frames are pushed)."""
-        return self._engine.next_action(context.get_messages(), self._now())
+        return self._engine.next_action(context.get_messages(), self._now(),
+                                        offered_tools(context))
 
     async def run_inference(self, context: LLMContext, max_tokens: int | None = None,
                             system_instruction: str | None = None,

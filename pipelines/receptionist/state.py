@@ -21,6 +21,7 @@ from pipelines.receptionist.when import explicit_times, in_part_of_day
 GET_SLOTS = "get_available_slots"
 BOOK = "book_appointment"
 END_CALL = "end_call"
+TRANSFER = "transfer_call"
 
 _IN_PROGRESS = {"IN_PROGRESS"}
 _PLAUSIBLE = (time(7, 0), time(21, 0))  # an earlier "morning" does not make "at 3" 3 AM
@@ -78,6 +79,10 @@ class DialogueState:
     pending_offers: tuple[Offer, ...] = ()  # from a tool result, not yet spoken
     greeted: bool = False
     ended: bool = False
+    # The call is being handed to a person (the caller hears only the hold line), or a
+    # transfer was tried and could not be made (not tried again on this call).
+    transferring: bool = False
+    transfer_failed: bool = False
     # "none", "user", "assistant", "tool" (a result), "waiting" (a call in flight)
     last: str = "none"
     last_user: Understanding | None = None
@@ -222,6 +227,11 @@ def _apply_tool(st: DialogueState, outcome: ToolOutcome) -> None:
         st.pending_offers = _offers(result.get("alternatives"), day)
     elif outcome.name == END_CALL:
         st.ended = True
+    elif outcome.name == TRANSFER:
+        if result.get("transferring") is True:
+            st.transferring = True
+        else:
+            st.transfer_failed = True
 
 
 def _picked_offer(st: DialogueState, u: Understanding) -> Offer | None:

@@ -1,0 +1,54 @@
+"""The two things a call asks of Twilio's REST API: hang up, and redirect (transfer).
+
+Both are idempotent from our side: a call Twilio no longer knows (HTTP 404 / error 20404)
+has already ended, which is what we wanted.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+
+log = logging.getLogger("frontdesk.twilio")
+
+TIMEOUT = httpx.Timeout(5.0)
+
+
+class TwilioRest:
+    def __init__(self, http: httpx.AsyncClient, *, base_url: str, account_sid: str | None,
+                 auth_token: str | None) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+        self._account = account_sid
+        self._token = auth_token
+
+    @property
+    def configured(self) -> bool:
+        return bool(self._account and self._token)
+
+    async def hang_up(self, call_sid: str) -> bool:
+        """True when the call is (now or already) over."""
+        return await self._update(call_sid, {"Status": "completed"})
+
+    async def redirect(self, call_sid: str, twiml: str) -> bool:
+        """Replace what the live call is doing with ``twiml``; False if it is over."""
+        return await self._update(call_sid, {"Twiml": twiml})
+
+    async def _update(self, call_sid: str, form: dict[str, str]) -> bool:
+        if not self.configured:
+            return False
+        url = f"{self._base}/2010-04-01/Accounts/{self._account}/Calls/{call_sid}.json"
+        try:
+            response = await self._http.post(url, data=form, timeout=TIMEOUT,
+                                             auth=(self._account or "", self._token or ""))
+        except httpx.HTTPError as exc:
+            log.warning("call %s: Twilio REST update failed: %s", call_sid, type(exc).__name__)
+            return False
+        if response.status_code in (200, 201):
+            return True
+        if response.status_code == 404:
+            log.info("call %s: already over on Twilio's side", call_sid)
+            return "Status" in form  # hanging up an ended call succeeded; redirecting did not
+        log.warning("call %s: Twilio REST update answered %d", call_sid, response.status_code)
+        return False
