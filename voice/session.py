@@ -37,6 +37,9 @@ GOODBYES = {
 STILL_THERE = "Are you still there?"
 TRANSFERRING = "Please hold while I transfer you."
 NO_TRANSFER = "Sorry, I can't transfer you right now."
+# Client settings a client has not set.
+DEFAULT_SILENCE_TIMEOUT = 15.0
+DEFAULT_MAX_CALL_DURATION = 1800.0
 # After the agent asked to hang up or transfer: how long its last words may take to start
 # and finish before the call goes ahead anyway.
 AFTER_SPEECH_FALLBACK_SECONDS = 10.0
@@ -96,9 +99,9 @@ class CallSession:
             self._spawn(self._write_loop())
             self._spawn(self._meter_loop())
             self._spawn(self._watch_stream())
-            max_duration = self.client.settings.get("max_call_duration")
-            if max_duration:
-                self._spawn(self._end_after(float(max_duration), "max_duration"))
+            max_duration = self.client.settings.get("max_call_duration",
+                                                    DEFAULT_MAX_CALL_DURATION)
+            self._spawn(self._end_after(float(max_duration), "max_duration"))
             runner = WorkerRunner(handle_sigint=False, force_gc=True)
             await runner.add_workers(self._pipeline.worker)
             await runner.run()
@@ -122,7 +125,7 @@ class CallSession:
         settings = self.client.settings
         options = CallOptions(
             greeting=self.client.initial_greeting,
-            silence_timeout=float(settings.get("silence_timeout", 0) or 0),
+            silence_timeout=float(settings.get("silence_timeout", DEFAULT_SILENCE_TIMEOUT)),
             operator_digit=str(settings.get("transfer_digit", "0")) if self._transfer_number()
             else None,
             send_timeout=self._settings.ws_send_timeout_seconds)
