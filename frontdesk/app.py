@@ -20,6 +20,7 @@ from db.pool import open_pool
 from frontdesk.database import resolve_url
 from frontdesk.demo import ensure_demo
 from frontdesk.settings import Settings
+from pipelines import shared_vad
 from pipelines.providers import DefaultProviderFactory, ProviderFactory
 from voice.liveness import ProcessLiveness
 from voice.media_stream import media_stream
@@ -66,6 +67,7 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
             token_secret = (settings.secret("call_token_secret")
                             or await secrets.get_or_create(pool, "call_token"))
             jwt_secret = settings.secret("jwt_secret") or await secrets.get_or_create(pool, "jwt")
+            await asyncio.to_thread(shared_vad.preload)
             local = None
             factory = providers
             if factory is None:

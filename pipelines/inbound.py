@@ -9,7 +9,6 @@ from typing import Any
 
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
-from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import BotStoppedSpeakingFrame, TTSSpeakFrame
 from pipecat.observers.base_observer import BaseObserver, FramePushed
@@ -41,6 +40,7 @@ from pipelines.call_hooks import CallHooks
 from pipelines.dtmf_transfer import OperatorDigit
 from pipelines.playback import Playback, PlaybackMarker
 from pipelines.providers import CallServices
+from pipelines.shared_vad import SharedSileroVADAnalyzer
 from pipelines.twilio_serializer import CallTwilioSerializer
 from tools.audit import run_tool
 from tools.context import ToolContext
@@ -98,7 +98,7 @@ def build_inbound(*, ws: WebSocket, link: TwilioLink, services: CallServices, ho
         FunctionSchema(name=t.name, description=t.description, properties=t.properties,
                        required=t.required) for t in tools]) if tools else None)
     aggregators = LLMContextAggregatorPair(context, user_params=LLMUserAggregatorParams(
-        vad_analyzer=SileroVADAnalyzer(sample_rate=TWILIO_RATE, params=VAD),
+        vad_analyzer=SharedSileroVADAnalyzer(sample_rate=TWILIO_RATE, params=VAD),
         user_turn_strategies=UserTurnStrategies(
             stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=USER_SPEECH_TIMEOUT)]),
         user_idle_timeout=options.silence_timeout,
