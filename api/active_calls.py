@@ -6,27 +6,29 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from api.auth import Principal, current_user
+from api.auth import Principal, require
+from api.errors import responses
 from db import active_calls
 
 router = APIRouter(tags=["monitoring"])
 
 
 class ActiveCallOut(BaseModel):
-    call_id: str
-    client_id: int
-    client_name: str
-    caller_phone: str
+    call_id: str = Field(examples=["CA0123456789abcdef0123456789abcdef"])
+    client_id: int = Field(examples=[1])
+    client_name: str = Field(examples=["Bright Smile Dental"])
+    caller_phone: str = Field(examples=["+14155550123"])
     start_time: datetime
-    owner_user_id: int
+    owner_user_id: int = Field(examples=[1])
 
 
 @router.get("/active-calls", response_model=list[ActiveCallOut],
-            summary="Calls in progress for the authenticated owner")
+            summary="Calls in progress for the authenticated owner (scope read:calls)",
+            responses=responses(401, 403, 429))
 async def list_active_calls(request: Request,
-                            user: Annotated[Principal, Depends(current_user)]
+                            user: Annotated[Principal, Depends(require("read:calls"))]
                             ) -> list[ActiveCallOut]:
     state = request.state.api
     calls = await active_calls.for_owner(

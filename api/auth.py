@@ -1,49 +1,145 @@
-"""Bearer JWT authentication (access tokens signed with the server's JWT secret)."""
+"""Who is calling: a JWT access token or an API key, with scopes and a rate limit.
+
+``Authorization: Bearer <jwt>`` is a signed-in user and holds every scope.
+``Authorization: Bearer fd_...`` or ``X-API-Key: fd_...`` is an API key and holds its scopes.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Annotated
 
 import jwt
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from api import rate_limit
+from api.crypto import same, token_hash
 from api.errors import ApiError
-from db import users
+from api.scopes import ALL
+from db import api_keys, users
 
 ACCESS_TOKEN_SECONDS = 15 * 60
+KEY_PREFIX = "fd_"
 _ALGORITHM = "HS256"
+_UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
+
+bearer_scheme = HTTPBearer(auto_error=False, scheme_name="bearer",
+                           description="An access token from /api/auth/login, or an API key")
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False, scheme_name="apiKey",
+                              description="An API key (fd_...)")
 
 
 @dataclass(frozen=True)
 class Principal:
     user_id: int
     email: str
+    scopes: frozenset[str] = ALL
+    api_key_id: int | None = None
+    is_admin: bool = False
+
+    @property
+    def is_key(self) -> bool:
+        return self.api_key_id is not None
 
 
 def issue_access_token(secret: str, user_id: int, *, ttl: int = ACCESS_TOKEN_SECONDS) -> str:
-    now = int(time.time())
-    return jwt.encode({"sub": str(user_id), "type": "access", "iat": now, "exp": now + ttl},
+    now = time.time()
+    # iat keeps sub-second precision so a password reset can refuse tokens issued just before.
+    return jwt.encode({"sub": str(user_id), "type": "access", "iat": now, "exp": int(now) + ttl},
                       secret, algorithm=_ALGORITHM)
 
 
-async def current_user(request: Request) -> Principal:
-    """FastAPI dependency: the authenticated owner, or 401."""
+def _unauthorized(detail: str = "invalid or expired credentials") -> ApiError:
+    return ApiError(401, detail, headers=_UNAUTHORIZED)
+
+
+async def _from_jwt(request: Request, token: str) -> Principal:
     state = request.state.api
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise ApiError(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
     try:
         claims = jwt.decode(token, state.jwt_secret, algorithms=[_ALGORITHM],
-                            options={"require": ["sub", "exp"]})
+                            options={"require": ["sub", "exp", "iat"]})
         if claims.get("type") != "access":
             raise jwt.InvalidTokenError("not an access token")
         user_id = int(claims["sub"])
-    except (jwt.InvalidTokenError, ValueError):
-        raise ApiError(401, "invalid or expired token",
-                       headers={"WWW-Authenticate": "Bearer"}) from None
-    user = await users.get(state.pool, user_id)
+        issued_at = float(claims["iat"])
+    except (jwt.InvalidTokenError, ValueError, TypeError):
+        raise _unauthorized() from None
+    if not 0 < user_id < 2**63:
+        raise _unauthorized()
+    user = await users.credentials(state.pool, user_id)
     if user is None or not user.is_active:
-        raise ApiError(401, "invalid or expired token", headers={"WWW-Authenticate": "Bearer"})
-    return Principal(user.id, user.email)
+        raise _unauthorized()
+    if user.tokens_valid_after is not None and issued_at < user.tokens_valid_after.timestamp():
+        raise _unauthorized("token issued before the password was changed")
+    return Principal(user.id, user.email, ALL, None, user.is_admin)
+
+
+def split_key(key: str) -> str | None:
+    """The stored prefix of an API key ("fd_" + 8 hex), or None if it is not shaped like one."""
+    head, sep, _ = key[len(KEY_PREFIX):].partition("_")
+    if not key.startswith(KEY_PREFIX) or not sep or len(head) != 8:
+        return None
+    return KEY_PREFIX + head
+
+
+async def _from_key(request: Request, key: str) -> Principal:
+    state = request.state.api
+    prefix = split_key(key)
+    if prefix is None:
+        raise _unauthorized()
+    row = await api_keys.by_prefix(state.pool, prefix)
+    if row is None or row.revoked_at is not None or not same(row.key_hash, token_hash(key)):
+        raise _unauthorized()
+    user = await users.credentials(state.pool, row.user_id)
+    if user is None or not user.is_active:
+        raise _unauthorized()
+    await api_keys.touch(state.pool, row.id)
+    return Principal(user.id, user.email, frozenset(row.scopes) & ALL, row.id, False)
+
+
+async def authenticate(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> Principal:
+    """FastAPI dependency: the caller, or 401; then the caller's rate limit, or 429."""
+    if api_key:
+        principal = await _from_key(request, api_key)
+    elif bearer is not None and bearer.credentials:
+        token = bearer.credentials
+        principal = await (_from_key(request, token) if token.startswith(KEY_PREFIX)
+                           else _from_jwt(request, token))
+    else:
+        raise _unauthorized("missing credentials: send Authorization: Bearer or X-API-Key")
+    bucket = f"key:{principal.api_key_id}" if principal.is_key else f"user:{principal.user_id}"
+    await rate_limit.check(request, bucket, request.state.api.settings.rate_limit_requests)
+    request.state.principal = principal
+    return principal
+
+
+# Kept for callers that only need "somebody signed in" (GET /api/active-calls used it).
+current_user = authenticate
+
+
+def require(scope: str) -> Callable[..., Awaitable[Principal]]:
+    """Dependency factory: the caller, who must hold ``scope`` (403 otherwise)."""
+    if scope not in ALL:
+        raise ValueError(f"unknown scope {scope!r}")
+
+    async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+        if scope not in principal.scopes:
+            raise ApiError(403, f"this API key lacks the {scope} scope", "missing_scope")
+        return principal
+
+    return dependency
+
+
+async def session_only(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+    """For account operations an API key must not perform (profile, admin)."""
+    if principal.is_key:
+        raise ApiError(403, "this operation needs a signed-in user, not an API key",
+                       "session_required")
+    return principal

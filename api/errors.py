@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
+from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -17,17 +21,36 @@ log = logging.getLogger("frontdesk.api")
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
           405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
-          422: "validation_error", 429: "rate_limited", 500: "internal_error"}
+          415: "unsupported_media_type", 422: "validation_error", 429: "rate_limited",
+          500: "internal_error", 502: "upstream_error", 503: "unavailable"}
 
 
 class ApiError(Exception):
-    def __init__(self, status_code: int, detail: str, error_code: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
+    def __init__(self, status_code: int, detail: str | list[dict[str, str]],
+                 error_code: str | None = None, headers: dict[str, str] | None = None) -> None:
+        super().__init__(str(detail))
         self.status_code = status_code
         self.detail = detail
         self.error_code = error_code or _CODES.get(status_code, "error")
         self.headers = headers
+
+
+class FieldError(BaseModel):
+    field: str = Field(examples=["phone_number"])
+    message: str = Field(examples=["not a valid E.164 phone number"])
+
+
+class ErrorOut(BaseModel):
+    """Every error the API returns."""
+    detail: str | list[FieldError] = Field(examples=["client not found"])
+    error_code: str = Field(examples=["not_found"])
+    correlation_id: str = Field(examples=["4f1c2a9e0b7d4e5f8a6b3c2d1e0f9a8b"])
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for a route's error statuses, all with the one error shape."""
+    return {code: {"model": ErrorOut, "description": _CODES.get(code, "error")}
+            for code in codes}
 
 
 def correlation_id(request: Request) -> str:
@@ -42,7 +65,11 @@ def error_response(request: Request, status: int, detail: object, code: str | No
 
 
 class CorrelationIdMiddleware:
-    """Echo a well-formed X-Correlation-ID, or make one; put it on every HTTP response."""
+    """Echo a well-formed X-Correlation-ID, or make one; put it on every HTTP response.
+
+    Outermost of ours, so it also turns an unhandled exception into the one error shape
+    (Starlette's own 500 page is outside every user middleware and would lose the id).
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -54,18 +81,35 @@ class CorrelationIdMiddleware:
         sent = dict(scope.get("headers") or []).get(b"x-correlation-id", b"").decode("latin-1")
         cid = sent if _VALID_ID.match(sent) else uuid.uuid4().hex
         scope.setdefault("state", {})["correlation_id"] = cid
+        started = False
 
         async def send_with_id(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message.setdefault("headers", []).append((b"x-correlation-id", cid.encode()))
             await send(message)
 
-        await self.app(scope, receive, send_with_id)
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception("unhandled error (correlation id %s)", cid)
+            if started:
+                raise
+            body = json.dumps({"detail": "internal server error", "error_code": "internal_error",
+                               "correlation_id": cid}).encode()
+            await send_with_id({"type": "http.response.start", "status": 500, "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode())]})
+            await send({"type": "http.response.body", "body": body})
 
 
-def install(app: FastAPI) -> None:
-    app.add_middleware(CorrelationIdMiddleware)
+def _field(loc: tuple[Any, ...]) -> str:
+    # ("body", "phone_number") -> "phone_number"; ("query", "limit") -> "limit"
+    return ".".join(str(p) for p in loc[1:]) or str(loc[0])
 
+
+def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
         return error_response(request, exc.status_code, exc.detail, exc.error_code, exc.headers)
@@ -76,11 +120,22 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": ".".join(str(p) for p in e["loc"][1:]) or e["loc"][0],
-                   "message": e["msg"]} for e in exc.errors()]
+        errors = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
         return error_response(request, 422, errors)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error (correlation id %s)", correlation_id(request))
-        return error_response(request, 500, "internal server error")
+    # Input PostgreSQL cannot store (NUL characters, lone surrogates, out-of-range numbers)
+    # that slipped past validation is the caller's mistake, not a server error.
+    @app.exception_handler(asyncpg.DataError)
+    @app.exception_handler(UnicodeEncodeError)
+    async def _bad_data(request: Request, exc: Exception) -> JSONResponse:
+        log.info("rejected input the database cannot store: %s", type(exc).__name__)
+        return error_response(request, 400, "the request contains a value that cannot be stored",
+                              "invalid_input")
+
+
+def install(app: FastAPI, settings: Any = None) -> None:
+    """Error handlers and the API's middleware (see api.middleware for the order)."""
+    from api import middleware
+
+    install_handlers(app)
+    middleware.install(app, settings)

@@ -4,10 +4,39 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api import active_calls
+from api import (
+    active_calls,
+    admin,
+    agent_settings,
+    api_keys,
+    auth_routes,
+    calendar,
+    clients,
+    contacts,
+    conversations,
+    google_login,
+)
+from api.errors import responses
+
+TAGS = [
+    {"name": "auth", "description": "Accounts and sessions: register, log in, refresh, "
+     "password reset, Google sign-in. Access tokens last 15 minutes, refresh tokens 7 days."},
+    {"name": "clients", "description": "Receptionists, one per business phone number."},
+    {"name": "agent settings", "description": "Per-client tunables the call pipeline reads."},
+    {"name": "contacts", "description": "People a client talks to."},
+    {"name": "conversations", "description": "Calls with transcripts; CSV export."},
+    {"name": "calendar", "description": "Calendar credentials, encrypted at rest."},
+    {"name": "API keys", "description": "Scoped keys for integrations (Bearer or X-API-Key)."},
+    {"name": "monitoring", "description": "Calls in progress."},
+    {"name": "admin", "description": "Operator actions."},
+]
 
 
 def router() -> APIRouter:
-    api = APIRouter(prefix="/api")
-    api.include_router(active_calls.router)
+    # 422 and 500 can answer any route: document the one error shape for all of them
+    # (otherwise FastAPI documents its own 422 body, which this API never sends).
+    api = APIRouter(prefix="/api", responses=responses(422, 500))
+    for module in (auth_routes, google_login, clients, agent_settings, contacts,
+                   conversations, calendar, api_keys, active_calls, admin):
+        api.include_router(module.router)
     return api

@@ -70,3 +70,72 @@ async def balance(db: Executor, client_id: int) -> int | None:
 
 async def count(db: Executor) -> int:
     return await db.fetchval("SELECT count(*) FROM clients")
+
+
+# --- owner-scoped access (the management API) ------------------------------------------------
+# Every function takes the owner: another tenant's client is simply not found.
+
+# Columns an owner may change; balance_seconds and owner_id are deliberately absent.
+OWNER_WRITABLE = frozenset(_WRITABLE) - {"owner_id", "balance_seconds", "settings"}
+
+
+async def list_for_owner(db: Executor, owner_id: int, *, limit: int = 100,
+                         offset: int = 0) -> list[Client]:
+    rows = await db.fetch(
+        f"SELECT {_COLUMNS} FROM clients WHERE owner_id = $1 ORDER BY id LIMIT $2 OFFSET $3",
+        owner_id, limit, offset)
+    return [Client(**r) for r in rows]
+
+
+async def count_for_owner(db: Executor, owner_id: int) -> int:
+    return await db.fetchval("SELECT count(*) FROM clients WHERE owner_id = $1", owner_id)
+
+
+async def get_for_owner(db: Executor, owner_id: int, client_id: int) -> Client | None:
+    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM clients WHERE id = $1 AND owner_id = $2",
+                            client_id, owner_id)
+    return Client(**row) if row else None
+
+
+async def update_for_owner(db: Executor, owner_id: int, client_id: int,
+                           **values: Any) -> Client | None:
+    unknown = set(values) - OWNER_WRITABLE
+    if unknown:
+        raise TypeError(f"not owner-writable: {sorted(unknown)}")
+    if not values:
+        return await get_for_owner(db, owner_id, client_id)
+    sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(values, start=3))
+    row = await db.fetchrow(
+        f"UPDATE clients SET {sets}, updated_at = now() WHERE id = $1 AND owner_id = $2"
+        f" RETURNING {_COLUMNS}", client_id, owner_id, *values.values())
+    return Client(**row) if row else None
+
+
+async def delete_for_owner(db: Executor, owner_id: int, client_id: int) -> bool:
+    result = await db.execute("DELETE FROM clients WHERE id = $1 AND owner_id = $2",
+                              client_id, owner_id)
+    return result.endswith(" 1")
+
+
+async def set_setting(db: Executor, owner_id: int, client_id: int, key: str,
+                      value: Any) -> Client | None:
+    """Set one key of clients.settings in place (concurrent puts of other keys survive)."""
+    row = await db.fetchrow(
+        "UPDATE clients SET settings = settings || jsonb_build_object($3::text, $4::jsonb),"
+        " updated_at = now() WHERE id = $1 AND owner_id = $2"
+        f" RETURNING {_COLUMNS}", client_id, owner_id, key, value)
+    return Client(**row) if row else None
+
+
+async def remove_setting(db: Executor, owner_id: int, client_id: int,
+                         key: str) -> Client | None:
+    row = await db.fetchrow(
+        "UPDATE clients SET settings = settings - $3::text, updated_at = now()"
+        f" WHERE id = $1 AND owner_id = $2 RETURNING {_COLUMNS}", client_id, owner_id, key)
+    return Client(**row) if row else None
+
+
+async def has_live_call(db: Executor, client_id: int) -> bool:
+    return await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM conversations WHERE client_id = $1"
+        " AND status = 'active')", client_id)

@@ -14,7 +14,7 @@ from pipelines.providers import DefaultProviderFactory
 from tests.caller import FakeCall
 from tests.factories import make_client
 from tests.live import live_server, server_settings
-from tests.waiting import ended
+from tests.waiting import ended, transcript_has
 
 pytest.importorskip("piper")
 from tests.speech import synthesize_caller, to_ulaw_frames  # noqa: E402
@@ -39,13 +39,23 @@ async def offline_server(pool, pg_url, local_models):
         yield server
 
 
-async def converse(call: FakeCall, lines: list[str]) -> None:
+async def converse(pool, call: FakeCall, lines: list[str]) -> None:
+    """Dial, then say each line once the agent has answered the previous one in full
+    (Whisper and Piper run slower on a busy machine; the caller waits as a person would)."""
     await call.dial()
     await call.connect()
-    await call.wait_for_agent()
-    for line in lines:
+    await hear_out(pool, call, 1)
+    for n, line in enumerate(lines, start=1):
         await call.play(said(line))
-        await call.wait_for_agent(limit_seconds=30)
+        await hear_out(pool, call, 1 + 2 * n)
+
+
+async def hear_out(pool, call: FakeCall, turns: int) -> None:
+    """Keep the line open (silence, as Twilio streams) until the agent has answered."""
+    waiting = asyncio.ensure_future(transcript_has(pool, call, turns))
+    while not waiting.done():
+        await call.silence(0.1)
+    waiting.result()
 
 
 async def appointments(pool, client_id: int) -> list[dict]:
@@ -59,8 +69,8 @@ async def test_offline_call_books_an_appointment_and_says_goodbye(offline_server
     client = await make_client(pool, timezone=TZ, business_hours=EVERY_DAY,
                                stt_model="deepgram/nova-3")
     call = FakeCall(offline_server.url, to=client.phone_number, caller="+15005550006")
-    await converse(call, ["I would like to book an appointment tomorrow at 3 pm.",
-                          "My name is John Smith.", "Yes, please."])
+    await converse(pool, call, ["I would like to book an appointment tomorrow at 3 pm.",
+                                "My name is John Smith.", "Yes, please."])
     await call.play(said("That's all, thank you. Goodbye."))
     await call.wait_closed(limit_seconds=30)
     conv = await ended(pool, call.call_sid)
@@ -86,9 +96,9 @@ async def test_two_callers_for_one_slot_one_books_the_other_hears_alternatives(
     calls = [FakeCall(offline_server.url, to=client.phone_number, caller=number)
              for number in ("+15005550006", "+15005550007")]
     lines = ["I would like to book an appointment tomorrow at 10 am.", "My name is John Smith."]
-    await asyncio.gather(*(converse(call, lines) for call in calls))
+    await asyncio.gather(*(converse(pool, call, lines) for call in calls))
     # Both have heard the read-back; both confirm at once.
-    await asyncio.gather(*(converse_more(call, "Yes, please.") for call in calls))
+    await asyncio.gather(*(confirm(pool, call) for call in calls))
     booked = await appointments(pool, client.id)
     assert len(booked) == 1
     transcripts = []
@@ -102,6 +112,6 @@ async def test_two_callers_for_one_slot_one_books_the_other_hears_alternatives(
     assert "just taken" in loser, loser
 
 
-async def converse_more(call: FakeCall, line: str) -> None:
-    await call.play(said(line))
-    await call.wait_for_agent(limit_seconds=30)
+async def confirm(pool, call: FakeCall) -> None:
+    await call.play(said("Yes, please."))
+    await hear_out(pool, call, 7)

@@ -31,3 +31,18 @@ async def ended(pool: Any, call_sid: str) -> Any:
         return conv if conv and conv.status == "ended" else None
 
     return await until(probe, what=f"call {call_sid} to be finalized")
+
+
+async def transcript_has(pool: Any, call: Any, turns: int, *, within: float = 45.0) -> None:
+    """Until the call's stored transcript holds ``turns`` turns, the last one the agent's,
+    and every mark the agent sent has played: the agent has finished answering."""
+    from db import conversations
+
+    async def probe() -> bool:
+        conv = await conversations.get_by_call_sid(pool, call.call_sid)
+        if conv is None or len(conv.transcript) < turns:
+            return False
+        sent = sum(1 for r in call.received if r.message.get("event") == "mark")
+        return conv.transcript[-1]["role"] == "assistant" and len(call.echoed_marks) >= sent
+
+    await until(probe, within=within, what=f"{turns} turns in the transcript")

@@ -1,0 +1,197 @@
+"""/api/clients/{id}/conversations: calls with their transcripts; CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from api.auth import Principal, require
+from api.clients import load as load_client
+from api.errors import ApiError, responses
+from api.validation import CleanStr, Id
+from db import conversations
+from db.conversations import Conversation, ConversationFilter
+
+router = APIRouter(prefix="/clients/{client_id}/conversations", tags=["conversations"])
+
+Read = Annotated[Principal, Depends(require("read:conversations"))]
+Write = Annotated[Principal, Depends(require("write:conversations"))]
+
+EXPORT_MAX_ROWS = 10_000
+_EXPORT_PAGE = 500
+
+
+class Turn(BaseModel):
+    role: str = Field(examples=["user"])
+    content: str = Field(examples=["I'd like to book a cleaning on Thursday."])
+    timestamp: str | None = Field(None, examples=["2026-11-25T17:05:03.120000+00:00"])
+    interrupted: bool | None = Field(None, examples=[False])
+
+
+class ConversationSummary(BaseModel):
+    id: int = Field(examples=[42])
+    call_sid: str = Field(examples=["CA0123456789abcdef0123456789abcdef"])
+    client_id: int = Field(examples=[1])
+    contact_id: int | None = Field(examples=[7])
+    caller_phone: str = Field(examples=["+14155550123"])
+    status: str = Field(examples=["ended"])
+    created_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    duration_seconds: float | None = Field(examples=[73.4])
+    billed_seconds: int = Field(examples=[74])
+    end_reason: str | None = Field(examples=["caller_hangup"])
+    turns: int = Field(examples=[6])
+
+    @classmethod
+    def of(cls, c: Conversation) -> ConversationSummary:
+        fields = {n: getattr(c, n) for n in cls.model_fields if n != "turns"}
+        return cls(**fields, turns=len(c.transcript))
+
+
+class ConversationOut(ConversationSummary):
+    transcript: list[Turn]
+    providers: dict[str, Any] = Field(examples=[{"stt": "local/whisper-tiny.en",
+                                                 "llm": "builtin/receptionist"}])
+    provider_fallbacks: list[dict[str, Any]]
+
+    @classmethod
+    def of(cls, c: Conversation) -> ConversationOut:  # type: ignore[override]
+        base = ConversationSummary.of(c).model_dump()
+        turns = [Turn(role=str(t.get("role", "")), content=str(t.get("content", "")),
+                      timestamp=None if t.get("timestamp") is None else str(t["timestamp"]),
+                      interrupted=None if t.get("interrupted") is None
+                      else bool(t["interrupted"]))
+                 for t in c.transcript if isinstance(t, dict)]
+        return cls(**base, transcript=turns, providers=c.providers,
+                   provider_fallbacks=c.provider_fallbacks)
+
+
+class ConversationList(BaseModel):
+    items: list[ConversationSummary]
+    total: int = Field(examples=[1])
+    limit: int = Field(examples=[20])
+    offset: int = Field(examples=[0])
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+class Filters:
+    """Query filters shared by the list and the export."""
+
+    def __init__(
+        self,
+        since: Annotated[datetime | None, Query(
+            description="Calls created at or after (UTC ISO-8601)")] = None,
+        until: Annotated[datetime | None, Query(description="Calls created before")] = None,
+        end_reason: Annotated[CleanStr | None, Query(max_length=64, examples=["caller_hangup"])
+                              ] = None,
+        status: Annotated[Literal["pending", "active", "ended"] | None, Query()] = None,
+    ) -> None:
+        self.value = ConversationFilter(since=_utc(since), until=_utc(until),
+                                        end_reason=end_reason, status=status)
+
+
+@router.get("", response_model=ConversationList,
+            summary="List a client's calls, newest first (scope read:conversations)",
+            responses=responses(401, 403, 404, 422, 429))
+async def list_conversations(client_id: Id, request: Request, principal: Read,
+                             filters: Annotated[Filters, Depends()],
+                             limit: Annotated[int, Query(ge=1, le=100)] = 20,
+                             offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+                             ) -> ConversationList:
+    await load_client(request, principal, client_id)
+    items, total = await conversations.list_for_client(
+        request.state.api.pool, client_id, filters.value, limit=limit, offset=offset)
+    return ConversationList(items=[ConversationSummary.of(c) for c in items], total=total,
+                            limit=limit, offset=offset)
+
+
+_CSV_COLUMNS = ["id", "call_sid", "caller_phone", "contact_id", "status", "created_at",
+                "started_at", "ended_at", "duration_seconds", "billed_seconds", "end_reason",
+                "turns", "transcript"]
+
+
+def _cell(value: Any) -> str:
+    text = "" if value is None else value.isoformat() if isinstance(value, datetime) \
+        else str(value)
+    # Spreadsheets run cells that start with these as formulas (CSV injection).
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_row(c: Conversation) -> list[str]:
+    transcript = "\n".join(f"{t.get('role', '')}: {t.get('content', '')}"
+                           for t in c.transcript if isinstance(t, dict))
+    return [str(c.id), c.call_sid, c.caller_phone, _cell(c.contact_id), c.status,
+            _cell(c.created_at), _cell(c.started_at), _cell(c.ended_at),
+            _cell(c.duration_seconds), str(c.billed_seconds), _cell(c.end_reason),
+            str(len(c.transcript)), _cell(transcript)]
+
+
+@router.get("/export", response_class=StreamingResponse,
+            summary=f"The filtered calls as CSV, newest first, at most {EXPORT_MAX_ROWS}"
+                    " (scope read:conversations)",
+            responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                             "description": "CSV with a header row"},
+                       **responses(401, 403, 404, 422, 429)})
+async def export_conversations(client_id: Id, request: Request, principal: Read,
+                               filters: Annotated[Filters, Depends()]) -> StreamingResponse:
+    await load_client(request, principal, client_id)
+    pool = request.state.api.pool
+
+    async def rows() -> AsyncIterator[str]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(_CSV_COLUMNS)
+        for offset in range(0, EXPORT_MAX_ROWS, _EXPORT_PAGE):
+            page, _ = await conversations.list_for_client(pool, client_id, filters.value,
+                                                          limit=_EXPORT_PAGE, offset=offset)
+            writer.writerows(_csv_row(c) for c in page)
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            if len(page) < _EXPORT_PAGE:
+                break
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d")
+    return StreamingResponse(rows(), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="conversations-{client_id}-{stamp}.csv"'})
+
+
+@router.get("/{conversation_id}", response_model=ConversationOut,
+            summary="One call with its transcript (scope read:conversations)",
+            responses=responses(401, 403, 404, 429))
+async def get_conversation(client_id: Id, conversation_id: Id, request: Request,
+                           principal: Read) -> ConversationOut:
+    await load_client(request, principal, client_id)
+    conv = await conversations.get_for_client(request.state.api.pool, client_id,
+                                              conversation_id)
+    if conv is None:
+        raise ApiError(404, "conversation not found")
+    return ConversationOut.of(conv)
+
+
+@router.delete("/{conversation_id}", status_code=204, response_class=Response,
+               summary="Delete a finished call and its transcript (scope write:conversations)",
+               responses=responses(401, 403, 404, 409, 429))
+async def delete_conversation(client_id: Id, conversation_id: Id, request: Request,
+                              principal: Write) -> Response:
+    pool = request.state.api.pool
+    await load_client(request, principal, client_id)
+    conv = await conversations.get_for_client(pool, client_id, conversation_id)
+    if conv is None:
+        raise ApiError(404, "conversation not found")
+    if not await conversations.delete_ended_for_client(pool, client_id, conversation_id):
+        raise ApiError(409, "the call is still in progress", "call_in_progress")
+    return Response(status_code=204)

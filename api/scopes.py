@@ -1,0 +1,17 @@
+"""API key scopes. A signed-in user (JWT) holds every scope; a key holds what it was given."""
+
+from __future__ import annotations
+
+SCOPES: dict[str, str] = {
+    "read:clients": "List and read clients and their agent settings",
+    "write:clients": "Create, update and delete clients and change their agent settings",
+    "read:contacts": "List and read contacts",
+    "write:contacts": "Create, update and delete contacts",
+    "read:conversations": "List, read and export conversations",
+    "write:conversations": "Delete conversations",
+    "read:calendar": "Read calendar connection status",
+    "write:calendar": "Connect, upload and revoke calendar credentials",
+    "read:calls": "See calls in progress",
+    "manage:api_keys": "Create, list, rotate and revoke API keys (within the key's own scopes)",
+}
+ALL = frozenset(SCOPES)

@@ -1,0 +1,113 @@
+"""Every protected route: 401 without or with bad credentials, 403 for a key without its
+scope. The table is checked against the OpenAPI document, so a new route must join it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from api.scopes import ALL
+from tests.live import LiveServer
+from tests.test_api_support import User, api_server, assert_error, register
+
+# (method, path, required scope or a marker for session-only routes)
+ROUTES = [
+    ("GET", "/api/auth/me", None),
+    ("PATCH", "/api/auth/me", "session"),
+    ("GET", "/api/clients", "read:clients"),
+    ("POST", "/api/clients", "write:clients"),
+    ("GET", "/api/clients/{c}", "read:clients"),
+    ("PATCH", "/api/clients/{c}", "write:clients"),
+    ("DELETE", "/api/clients/{c}", "write:clients"),
+    ("GET", "/api/clients/{c}/settings", "read:clients"),
+    ("GET", "/api/clients/{c}/settings/{key}", "read:clients"),
+    ("PUT", "/api/clients/{c}/settings/{key}", "write:clients"),
+    ("DELETE", "/api/clients/{c}/settings/{key}", "write:clients"),
+    ("GET", "/api/clients/{c}/contacts", "read:contacts"),
+    ("POST", "/api/clients/{c}/contacts", "write:contacts"),
+    ("GET", "/api/clients/{c}/contacts/{k}", "read:contacts"),
+    ("PATCH", "/api/clients/{c}/contacts/{k}", "write:contacts"),
+    ("DELETE", "/api/clients/{c}/contacts/{k}", "write:contacts"),
+    ("GET", "/api/clients/{c}/conversations", "read:conversations"),
+    ("GET", "/api/clients/{c}/conversations/export", "read:conversations"),
+    ("GET", "/api/clients/{c}/conversations/{v}", "read:conversations"),
+    ("DELETE", "/api/clients/{c}/conversations/{v}", "write:conversations"),
+    ("GET", "/api/clients/{c}/calendar", "read:calendar"),
+    ("DELETE", "/api/clients/{c}/calendar", "write:calendar"),
+    ("POST", "/api/clients/{c}/calendar/oauth/initiate", "write:calendar"),
+    ("PUT", "/api/clients/{c}/calendar/service-account", "write:calendar"),
+    ("GET", "/api/api-keys", "manage:api_keys"),
+    ("POST", "/api/api-keys", "manage:api_keys"),
+    ("DELETE", "/api/api-keys/{a}", "manage:api_keys"),
+    ("POST", "/api/api-keys/{a}/rotate", "manage:api_keys"),
+    ("GET", "/api/active-calls", "read:calls"),
+    ("POST", "/api/admin/clients/{c}/top-ups", "session"),
+]
+PUBLIC = {
+    ("POST", "/api/auth/register"), ("POST", "/api/auth/login"), ("POST", "/api/auth/refresh"),
+    ("POST", "/api/auth/logout"), ("POST", "/api/auth/password-reset/request"),
+    ("POST", "/api/auth/password-reset/confirm"), ("POST", "/api/auth/google/initiate"),
+    ("GET", "/api/auth/google/callback"), ("GET", "/api/calendar/oauth/callback"),
+}
+_IDS = [f"{m} {p}" for m, p, _ in ROUTES]
+
+
+@dataclass
+class World:
+    server: LiveServer
+    owner: User
+    ids: dict[str, object]
+
+
+@pytest.fixture(scope="module")
+async def world(pg_url):
+    async with api_server(pg_url) as srv, httpx.AsyncClient(base_url=srv.url) as http:
+        owner = await register(http)
+        client = await owner.create_client()
+        contact = await owner.post(f"/api/clients/{client['id']}/contacts",
+                                   json={"phone_number": "+14155550155"})
+        key = await owner.create_key("read:clients")
+        yield World(srv, owner, {"c": client["id"], "k": contact.json()["id"], "v": 1,
+                                 "a": key["id"], "key": "voice_speed"})
+
+
+def test_the_table_covers_every_operation(world):
+    doc = world.server.app.openapi()
+    documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
+    table = {(m, p.replace("{c}", "{client_id}").replace("{k}", "{contact_id}")
+              .replace("{v}", "{conversation_id}").replace("{a}", "{key_id}"))
+             for m, p, _ in ROUTES}
+    assert documented == table | PUBLIC
+    for method, path in table:
+        op = doc["paths"][path][method.lower()]
+        assert {"bearer": []} in op["security"] and {"apiKey": []} in op["security"]
+        assert "401" in op["responses"] and "429" in op["responses"]
+
+
+@pytest.mark.parametrize(("method", "path", "scope"), ROUTES, ids=_IDS)
+async def test_no_or_bad_credentials_are_401(world, method, path, scope):
+    url = world.server.url + path.format(**world.ids)
+    async with httpx.AsyncClient() as http:
+        for headers in ({}, {"Authorization": "Bearer not-a-token"},
+                        {"Authorization": "Basic dXNlcjpwYXNz"}, {"X-API-Key": "fd_bad"},
+                        {"Authorization": "Bearer fd_00000000_" + "x" * 43}):
+            response = await http.request(method, url, headers=headers, json={})
+            assert_error(response, 401, "unauthorized")
+            assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(("method", "path", "scope"), [r for r in ROUTES if r[2]],
+                         ids=[i for i, r in zip(_IDS, ROUTES, strict=True) if r[2]])
+async def test_a_key_without_the_scope_is_403(world, method, path, scope):
+    granted = sorted(ALL - {scope})
+    key = (await world.owner.create_key(*granted))["key"]
+    async with httpx.AsyncClient(base_url=world.server.url) as http:
+        response = await http.request(method, path.format(**world.ids), json={},
+                                      headers={"X-API-Key": key})
+    body = assert_error(response, 403)
+    if scope == "session":
+        assert body["error_code"] == "session_required"
+    else:
+        assert body["error_code"] == "missing_scope" and scope in body["detail"]

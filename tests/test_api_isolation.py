@@ -1,0 +1,135 @@
+"""Tenant isolation: another tenant's id answers 404 for every resource type, never 403,
+never its data, and changes nothing."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import asyncpg
+import httpx
+import pytest
+
+from db import active_calls, conversations
+from db.pool import create_pool
+from tests.live import LiveServer
+from tests.test_api_calendar import service_account
+from tests.test_api_support import User, api_server, assert_error, register
+
+# (method, path, body): {c} client, {k} contact, {v} conversation, {a} API key of tenant A.
+FOREIGN = [
+    ("GET", "/api/clients/{c}", None),
+    ("PATCH", "/api/clients/{c}", {"name": "mine now"}),
+    ("DELETE", "/api/clients/{c}", None),
+    ("GET", "/api/clients/{c}/settings", None),
+    ("GET", "/api/clients/{c}/settings/max_call_duration", None),
+    ("PUT", "/api/clients/{c}/settings/max_call_duration", {"value": 60}),
+    ("DELETE", "/api/clients/{c}/settings/secret_notes", None),
+    ("GET", "/api/clients/{c}/contacts", None),
+    ("POST", "/api/clients/{c}/contacts", {"phone_number": "+14155550177"}),
+    ("GET", "/api/clients/{c}/contacts/{k}", None),
+    ("PATCH", "/api/clients/{c}/contacts/{k}", {"name": "x"}),
+    ("DELETE", "/api/clients/{c}/contacts/{k}", None),
+    ("GET", "/api/clients/{c}/conversations", None),
+    ("GET", "/api/clients/{c}/conversations/export", None),
+    ("GET", "/api/clients/{c}/conversations/{v}", None),
+    ("DELETE", "/api/clients/{c}/conversations/{v}", None),
+    ("GET", "/api/clients/{c}/calendar", None),
+    ("DELETE", "/api/clients/{c}/calendar", None),
+    ("POST", "/api/clients/{c}/calendar/oauth/initiate", None),
+    ("PUT", "/api/clients/{c}/calendar/service-account", "service_account"),
+    ("DELETE", "/api/api-keys/{a}", None),
+    ("POST", "/api/api-keys/{a}/rotate", None),
+    # B's own client, A's child ids: still not found.
+    ("GET", "/api/clients/{own}/contacts/{k}", None),
+    ("PATCH", "/api/clients/{own}/contacts/{k}", {"name": "x"}),
+    ("DELETE", "/api/clients/{own}/contacts/{k}", None),
+    ("GET", "/api/clients/{own}/conversations/{v}", None),
+    ("DELETE", "/api/clients/{own}/conversations/{v}", None),
+]
+
+
+@pytest.fixture(scope="module")
+async def world(pg_url):
+    """Two tenants and A's resources, built once for the module: every request below is
+    refused, which the snapshot comparison checks, so the data stays as built."""
+    pool = await create_pool(pg_url, min_size=1, max_size=3)
+    tables = [r["tablename"] for r in await pool.fetch(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        " AND tablename <> 'schema_migrations'")]
+    await pool.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    async with api_server(pg_url, google_client_id="cid", google_client_secret="cs") as srv, \
+            httpx.AsyncClient(base_url=srv.url) as http:
+        a, b = await register(http), await register(http)
+        client = await a.create_client()
+        contact = (await a.post(f"/api/clients/{client['id']}/contacts",
+                                json={"phone_number": "+14155550166", "name": "Secret"})).json()
+        await a.put(f"/api/clients/{client['id']}/settings/secret_notes", json={"value": "s3"})
+        await a.put(f"/api/clients/{client['id']}/calendar/service-account",
+                    json=service_account())
+        conv = await conversations.create_pending(pool, call_sid="CA-a", client_id=client["id"],
+                                                  caller_phone="+14155550166", token_nonce="n")
+        await conversations.activate(pool, call_sid="CA-a", client_id=client["id"],
+                                     token_nonce="n", stream_sid="MZ")
+        await conversations.finish(pool, conv, end_reason="caller_hangup")
+        key = await a.create_key("read:clients")
+        own = await b.create_client()
+        ids = {"c": client["id"], "k": contact["id"], "v": conv, "a": key["id"],
+               "own": own["id"]}
+        yield World(srv, pool, a, b, ids)
+    await pool.close()
+
+
+@dataclass
+class World:
+    server: LiveServer
+    pool: asyncpg.Pool
+    a: User
+    b: User
+    ids: dict[str, int]
+
+
+async def _snapshot(pool) -> list:
+    return [
+        await pool.fetch("SELECT * FROM clients ORDER BY id"),
+        await pool.fetch("SELECT * FROM contacts ORDER BY id"),
+        await pool.fetch("SELECT id, status FROM conversations ORDER BY id"),
+        await pool.fetch("SELECT client_id, ciphertext FROM calendar_credentials"),
+        await pool.fetch("SELECT id, revoked_at FROM api_keys ORDER BY id"),
+        await pool.fetchval("SELECT count(*) FROM oauth_states"),
+    ]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), FOREIGN,
+                         ids=[f"{m} {p}" for m, p, _ in FOREIGN])
+async def test_another_tenants_id_is_404(world, method, path, body):
+    pool, b, ids = world.pool, world.b, world.ids
+    before = await _snapshot(pool)
+    json_body = service_account() if body == "service_account" else body
+    # B holds every scope (a JWT): the answer is still 404, never 403.
+    response = await b.http.request(method, path.format(**ids), json=json_body, headers=b.auth)
+    assert_error(response, 404, "not_found")
+    assert "Secret" not in response.text and "s3" not in response.text
+    assert await _snapshot(pool) == before
+
+
+async def test_lists_only_show_your_own(world):
+    pool, a, b, ids = world.pool, world.a, world.b, world.ids
+    listed = (await b.get("/api/clients")).json()
+    assert [c["id"] for c in listed["items"]] == [ids["own"]]
+    assert [k["id"] for k in (await b.get("/api/api-keys")).json()] == []
+    await active_calls.insert(pool, call_sid="CA-live", conversation_id=ids["v"],
+                              client_id=ids["c"], owner_id=a.id, caller_phone="+14155550166",
+                              process_id=uuid.uuid4())
+    assert (await b.get("/api/active-calls")).json() == []
+    assert [c["call_id"] for c in (await a.get("/api/active-calls")).json()] == ["CA-live"]
+    await active_calls.delete(pool, "CA-live")
+
+
+async def test_an_api_key_sees_only_its_owners_data(world):
+    b, ids = world.b, world.ids
+    key = (await b.create_key("read:clients", "read:contacts"))["key"]
+    async with httpx.AsyncClient(base_url=world.server.url, headers={"X-API-Key": key}) as http:
+        assert_error(await http.get(f"/api/clients/{ids['c']}"), 404)
+        assert_error(await http.get(f"/api/clients/{ids['c']}/contacts"), 404)
+        assert (await http.get(f"/api/clients/{ids['own']}")).status_code == 200
