@@ -150,7 +150,9 @@ class DefaultProviderFactory:
                 api_key=self._s.secret("openai_api_key") or "not-needed",
                 base_url=self._s.openai_base_url,
                 settings=OpenAILLMService.Settings(
-                    model=plan.llm.split("/", 1)[1], system_instruction=system_instruction(client)))
+                    model=plan.llm.split("/", 1)[1], system_instruction=system_instruction(client),
+                    temperature=float(client.settings.get("temperature", 0.7)),
+                    max_tokens=int(client.settings.get("max_tokens", 300))))
         from pipelines.receptionist.service import create_receptionist_llm
 
         return create_receptionist_llm(business_name=client.name, timezone=client.timezone,

@@ -198,3 +198,14 @@ async def test_other_digits_reach_the_agent(pool, pg_url):
         await call.hang_up()
         conv = await ended(pool, call.call_sid)
     assert ("user", "DTMF: 42#") in [(t["role"], t["content"]) for t in conv.transcript]
+
+
+async def test_transcripts_switched_off_keep_no_words_but_bill_and_measure(pool, pg_url):
+    async with live_server(pg_url, providers=ScriptedProviders(["Hello there"])) as server:
+        call, client = await start_call(server, pool, settings={"enable_transcription": False})
+        await call.play(said("Hello there"))
+        await call.wait_for_agent()
+        await call.hang_up()
+        conv = await ended(pool, call.call_sid)
+    assert conv.transcript == []
+    assert conv.turn_metrics and conv.billed_seconds > 0

@@ -29,7 +29,8 @@ async def test_call_through_an_openai_compatible_server(pool, pg_url, local_mode
         providers = DefaultProviderFactory(server_settings(pg_url, 0, **overrides), local_models)
         async with live_server(pg_url, providers=providers, **overrides) as server:
             client = await make_client(pool, llm_model="openai/gpt-4o-mini",
-                                       system_prompt="You work for a dental office.")
+                                       system_prompt="You work for a dental office.",
+                                       settings={"temperature": 0.2, "max_tokens": 120})
             call = FakeCall(server.url, to=client.phone_number)
             await call.dial()
             await call.connect()
@@ -42,6 +43,7 @@ async def test_call_through_an_openai_compatible_server(pool, pg_url, local_mode
 
     first = llm.requests[0]
     assert first["model"] == "gpt-4o-mini" and first["stream"] is True
+    assert first["temperature"] == 0.2 and first["max_tokens"] == 120
     system = " ".join(str(m.get("content")) for m in first["messages"]
                       if m["role"] in ("system", "developer"))
     assert "You work for a dental office." in system and client.name in system

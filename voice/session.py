@@ -38,7 +38,7 @@ STILL_THERE = "Are you still there?"
 TRANSFERRING = "Please hold while I transfer you."
 NO_TRANSFER = "Sorry, I can't transfer you right now."
 # Client settings a client has not set.
-DEFAULT_SILENCE_TIMEOUT = 15.0
+DEFAULT_SILENCE_TIMEOUT = 10.0
 DEFAULT_MAX_CALL_DURATION = 1800.0
 # After the agent asked to hang up or transfer: how long its last words may take to start
 # and finish before the call goes ahead anyway.
@@ -85,6 +85,8 @@ class CallSession:
         self._ending = False            # a goodbye, hang-up or transfer is under way
         self._after_speech: tuple[str, str] | None = None   # ("hangup", reason) | ("transfer", to)
         self._idle_prompts = 0
+        # An owner may switch transcripts off; usage, metrics and the audit are kept.
+        self._keep_transcript = self.client.settings.get("enable_transcription", True) is not False
         self._finalized = False
         self._writes: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -235,12 +237,18 @@ class CallSession:
     # -- CallHooks (called from inside the pipeline; must not block it) --------------------
 
     def on_user_turn(self, content: str, timestamp: str) -> None:
+        if not self._keep_transcript:
+            return
         self._writes.put_nowait(("turn", {"role": "user", "content": content,
                                           "timestamp": timestamp, "interrupted": False}))
 
     def on_assistant_turn(self, content: str, timestamp: str, interrupted: bool,
                           fix_context: Callable[[str], None]) -> None:
         sentences = self.playback.take_turn()
+        if not self._keep_transcript:
+            if interrupted and sentences:   # the context is still cut to what was heard
+                self._spawn(self._fix_unrecorded(sentences, fix_context))
+            return
         if not interrupted or not sentences:
             self._writes.put_nowait(("turn", {"role": "assistant", "content": content,
                                               "timestamp": timestamp,
@@ -255,6 +263,10 @@ class CallSession:
                     "interrupted": True}
 
         self._writes.put_nowait(("turn", self._spawn(heard())))
+
+    async def _fix_unrecorded(self, sentences: list[Any],
+                              fix_context: Callable[[str], None]) -> None:
+        fix_context(await self.playback.settle(sentences, PLAYBACK_WAIT_SECONDS))
 
     def on_turn_metrics(self, metrics: dict[str, Any]) -> None:
         self._writes.put_nowait(("metrics", metrics))
