@@ -70,7 +70,7 @@ async def test_offline_call_books_an_appointment_and_says_goodbye(offline_server
                                stt_model="deepgram/nova-3")
     call = FakeCall(offline_server.url, to=client.phone_number, caller="+15005550006")
     await converse(pool, call, ["I would like to book an appointment tomorrow at 3 pm.",
-                                "My name is John Smith.", "Yes, please."])
+                                "My name is John Smith.", "Yes."])
     await call.play(said("That's all, thank you. Goodbye."))
     await call.wait_closed(limit_seconds=30)
     conv = await ended(pool, call.call_sid)
@@ -107,11 +107,12 @@ async def test_two_callers_for_one_slot_one_books_the_other_hears_alternatives(
         transcripts.append((await ended(pool, call.call_sid)).transcript)
     replies = [" ".join(t["content"].lower() for t in transcript if t["role"] == "assistant")
                for transcript in transcripts]
-    assert sum("you're booked" in r for r in replies) == 1, replies
+    spoken = [[(t["role"], t["content"]) for t in transcript] for transcript in transcripts]
+    assert sum("you're booked" in r for r in replies) == 1, spoken
     loser = next(r for r in replies if "you're booked" not in r)
     assert "just taken" in loser, loser
 
 
 async def confirm(pool, call: FakeCall) -> None:
-    await call.play(said("Yes, please."))
+    await call.play(said("Yes."))
     await hear_out(pool, call, 7)
