@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -89,6 +90,11 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
                 log.warning("TWILIO_AUTH_TOKEN is not set: /voice accepts unsigned requests."
                             " Local development only.")
             app.state.calls = calls
+            # Everything loaded so far (models, libraries) lives for the whole process. Frozen,
+            # it is skipped by the full collection each finished call runs, which otherwise
+            # stalls every other call's audio for 100-200 ms (see BENCHMARKS.md).
+            gc.collect()
+            gc.freeze()
             try:
                 yield {
                     "voice": VoiceState(settings=settings, pool=pool, calls=calls,
