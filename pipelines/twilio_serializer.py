@@ -7,8 +7,10 @@ import binascii
 import json
 import logging
 import time
+from typing import Protocol
 
 from pipecat.frames.frames import (
+    AudioRawFrame,
     Frame,
     InterruptionFrame,
     OutputTransportMessageFrame,
@@ -21,7 +23,16 @@ from pipelines.playback import Playback
 
 log = logging.getLogger("frontdesk.pipeline")
 
-_MAX_MESSAGE_CHARS = 64_000  # a 20 ms frame is ~300 chars; Twilio never sends more than a few KB
+# A 20 ms frame is ~300 chars; Twilio never sends more than a few KB.
+_MAX_MESSAGE_CHARS = 64_000
+# After a clear, agent audio still in flight (taken off the queue before it was reset) is
+# dropped. A new reply cannot start this soon: the caller who barged in is still talking.
+_STALE_AFTER_CLEAR_SECONDS = 0.15
+
+
+class Recorder(Protocol):
+    def record(self, raw: str | bytes) -> None:
+        """Keep one inbound message as received."""
 
 
 class CallTwilioSerializer(TwilioFrameSerializer):
@@ -29,15 +40,26 @@ class CallTwilioSerializer(TwilioFrameSerializer):
     keeps the playback ledger: marks sent, ``clear`` sent, marks echoed."""
 
     def __init__(self, *args: object, hooks: CallHooks, playback: Playback,
-                 **kwargs: object) -> None:
+                 recorder: Recorder | None = None, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self._hooks = hooks
         self._playback = playback
+        self._recorder = recorder
         self.malformed = 0
         self.last_received = time.monotonic()
+        self._clears = 0
+        self._stale_until = 0.0
 
     async def serialize(self, frame: Frame) -> str | bytes | None:
+        if isinstance(frame, AudioRawFrame):
+            if time.monotonic() < self._stale_until:
+                return None
+            clears = self._clears
+            payload = await super().serialize(frame)
+            return payload if clears == self._clears else None  # a clear went out meanwhile
         if isinstance(frame, InterruptionFrame):
+            self._clears += 1
+            self._stale_until = time.monotonic() + _STALE_AFTER_CLEAR_SECONDS
             self._playback.on_clear()
         elif isinstance(frame, OutputTransportMessageFrame | OutputTransportMessageUrgentFrame):
             message = frame.message if isinstance(frame.message, dict) else {}
@@ -47,6 +69,8 @@ class CallTwilioSerializer(TwilioFrameSerializer):
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         self.last_received = time.monotonic()
+        if self._recorder is not None:
+            self._recorder.record(data)
         if len(data) > _MAX_MESSAGE_CHARS:
             return self._drop("oversized message")
         try:
