@@ -41,7 +41,7 @@ from pipelines.dtmf_transfer import OperatorDigit
 from pipelines.playback import Playback, PlaybackMarker
 from pipelines.providers import CallServices
 from pipelines.shared_vad import SharedSileroVADAnalyzer
-from pipelines.twilio_serializer import CallTwilioSerializer
+from pipelines.twilio_serializer import CallTwilioSerializer, Recorder
 from tools.audit import run_tool
 from tools.context import ToolContext
 from tools.registry import tools_for
@@ -77,6 +77,7 @@ class CallOptions:
     silence_timeout: float = 0.0        # 0: no "are you still there?" prompts
     operator_digit: str | None = None   # a key that asks for a transfer
     send_timeout: float = 2.0
+    recorder: Recorder | None = None    # keeps the inbound stream, when the client asks
 
 
 def build_inbound(*, ws: WebSocket, link: TwilioLink, services: CallServices, hooks: CallHooks,
@@ -85,7 +86,7 @@ def build_inbound(*, ws: WebSocket, link: TwilioLink, services: CallServices, ho
     # Hang-up is the call's job (after the goodbye's mark), never the serializer's.
     serializer = CallTwilioSerializer(
         stream_sid=link.stream_sid, call_sid=link.call_sid, hooks=hooks, playback=playback,
-        params=TwilioFrameSerializer.InputParams(auto_hang_up=False))
+        recorder=options.recorder, params=TwilioFrameSerializer.InputParams(auto_hang_up=False))
     socket = BoundedSendWebSocket(ws, options.send_timeout, hooks.on_send_timeout)
     transport = FastAPIWebsocketTransport(socket, FastAPIWebsocketParams(  # type: ignore[arg-type]
         audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False,

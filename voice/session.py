@@ -24,6 +24,7 @@ from pipelines.inbound import CallOptions, CallPipeline, TwilioLink, build_inbou
 from pipelines.playback import Playback
 from pipelines.providers import ProviderFactory, ProviderPlan
 from tools.context import ToolContext
+from voice.recorder import InboundRecorder
 from voice.twilio_rest import TwilioRest
 
 log = logging.getLogger("frontdesk.call")
@@ -87,6 +88,7 @@ class CallSession:
         self._idle_prompts = 0
         # An owner may switch transcripts off; usage, metrics and the audit are kept.
         self._keep_transcript = self.client.settings.get("enable_transcription", True) is not False
+        self._recorder: InboundRecorder | None = None
         self._finalized = False
         self._writes: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -97,6 +99,12 @@ class CallSession:
     async def run(self, ws: WebSocket) -> None:
         """Build and run the pipeline; finalize on every way out."""
         try:
+            if self.client.settings.get("recording") is True:
+                self._recorder = await asyncio.to_thread(
+                    InboundRecorder.open, self._settings.frontdesk_home, client_id=self.client.id,
+                    call_sid=self.call_sid, stream_sid=self.id.stream_sid,
+                    to=self.client.phone_number, caller=self.id.conversation.caller_phone,
+                    account_sid=self._settings.twilio_account_sid or "")
             self._pipeline = self._build(ws)
             self._spawn(self._write_loop())
             self._spawn(self._meter_loop())
@@ -130,7 +138,7 @@ class CallSession:
             silence_timeout=float(settings.get("silence_timeout", DEFAULT_SILENCE_TIMEOUT)),
             operator_digit=str(settings.get("transfer_digit", "0")) if self._transfer_number()
             else None,
-            send_timeout=self._settings.ws_send_timeout_seconds)
+            send_timeout=self._settings.ws_send_timeout_seconds, recorder=self._recorder)
         return build_inbound(ws=ws, link=TwilioLink(self.id.stream_sid, self.call_sid),
                              services=services, hooks=self, tool_ctx=tool_ctx,
                              playback=self.playback, options=options)
@@ -387,6 +395,8 @@ class CallSession:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._recorder is not None:
+            await asyncio.to_thread(self._recorder.close)
         await finalize_conversation(self._pool, conversation_id=self.conversation_id,
                                     client_id=self.client.id, call_sid=self.call_sid,
                                     end_reason=self.end_reason or "completed")

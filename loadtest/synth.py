@@ -1,0 +1,163 @@
+"""Synthetic recordings: a dialogue script (YAML) turned into a recording.
+
+A script::
+
+    name: booking
+    description: A caller books an appointment.
+    to: "+15555550100"          # the number to dial (optional; replay --to overrides)
+    from: "+15005550006"        # the caller's number (optional)
+    voice: piper                # or espeak-ng; default: Piper when installed
+    steps:
+      - pause: 4.5              # seconds of line silence (the greeting plays)
+      - say: I would like to book an appointment tomorrow at 3 pm.
+      - pause: 6
+      - barge_in: Sorry, actually make it 4.   # speech meant to interrupt the agent
+      - dtmf: "12#"             # DTMF digits, one ``dtmf`` event each, 250 ms apart
+      - wav: clip.wav           # a recorded caller turn (relative to the script)
+      - pause: 3
+
+Audio is the caller voice of ``loadtest.voices`` (never the agent's), 8 kHz μ-law in
+20 ms frames; each spoken step becomes a segment with its exact speech boundaries.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from loadtest import twilio_wire as wire
+from loadtest.recording import BARGE_IN, FRAME_MS, SPEECH, Entry, Recording, Segment, header
+from loadtest.segments import voiced_bounds
+
+DTMF_GAP_MS = 250
+STEP_KINDS = ("pause", "say", "barge_in", "dtmf", "wav")
+
+
+class ScriptError(ValueError):
+    """The script is not valid; the message says which step."""
+
+
+@dataclass(frozen=True)
+class Script:
+    name: str
+    steps: list[dict[str, Any]]
+    to: str | None = None
+    caller: str | None = None
+    voice: str | None = None
+    description: str = ""
+    folder: Path = Path(".")
+
+
+def shipped() -> list[str]:
+    """Names of the scripts that ship with frontdesk (``synth NAME`` finds them)."""
+    folder = resources.files("loadtest") / "scripts"
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir()
+                  if p.name.endswith(".yaml"))
+
+
+def load_script(name_or_path: str | Path) -> Script:
+    path = Path(name_or_path)
+    if not path.exists() and str(name_or_path) in shipped():
+        text = (resources.files("loadtest") / "scripts" / f"{name_or_path}.yaml").read_text()
+        folder = Path(".")
+    else:
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ScriptError(f"cannot read {path}: {exc.strerror}; shipped scripts: "
+                              f"{', '.join(shipped())}") from None
+        folder = path.parent
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScriptError(f"{name_or_path}: not YAML: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
+        raise ScriptError(f"{name_or_path}: expected a mapping with a list of steps")
+    for i, step in enumerate(data["steps"], start=1):
+        if not isinstance(step, dict) or len(step) != 1 or next(iter(step)) not in STEP_KINDS:
+            raise ScriptError(f"{name_or_path}: step {i}: expected one of "
+                              f"{', '.join(STEP_KINDS)}, got {step!r}")
+    return Script(name=str(data.get("name") or Path(str(name_or_path)).stem),
+                  steps=data["steps"], to=data.get("to"), caller=data.get("from"),
+                  voice=data.get("voice"), description=str(data.get("description", "")),
+                  folder=folder)
+
+
+def silence_frames(seconds: float) -> list[bytes]:
+    return [wire.ULAW_SILENCE] * round(seconds * 1000 / FRAME_MS)
+
+
+def build(script: Script, *, voice: str | None = None) -> Recording:
+    """Synthesize the script's speech and lay out its timeline."""
+    from loadtest import voices  # Piper or espeak-ng: loaded only when synthesizing
+
+    engine = voice or script.voice
+    frames: list[bytes] = []
+    extra: list[tuple[int, dict[str, Any]]] = []  # (after frame index, message)
+    segments: list[Segment] = []
+    for step in script.steps:
+        kind, value = next(iter(step.items()))
+        if kind == "pause":
+            frames += silence_frames(float(value))
+        elif kind in ("say", "barge_in", "wav"):
+            if kind == "wav":
+                pcm, rate = voices.load_wav(script.folder / str(value))
+                text = f"[{Path(str(value)).name}]"
+            else:
+                text = str(value)
+                pcm, rate = voices.synthesize(text, engine=engine)
+            said = voices.to_ulaw_frames(pcm, rate)
+            bounds = voiced_bounds(said)
+            if bounds is not None:
+                first, last = bounds
+                segments.append(Segment((len(frames) + first) * FRAME_MS,
+                                        (len(frames) + last + 1) * FRAME_MS,
+                                        BARGE_IN if kind == "barge_in" else SPEECH, text))
+            frames += said
+        elif kind == "dtmf":
+            for digit in str(value):
+                extra.append((len(frames), {"event": "dtmf", "dtmf": {
+                    "track": "inbound_track", "digit": digit}}))
+                frames += silence_frames(DTMF_GAP_MS / 1000)
+    return assemble(frames, extra, segments,
+                    header("synth", script=script.name, description=script.description or None,
+                           to=script.to, **{"from": script.caller}))
+
+
+def assemble(frames: list[bytes], extra: list[tuple[int, dict[str, Any]]],
+             segments: list[Segment], head: dict[str, Any]) -> Recording:
+    """A recording of ``frames`` on the 20 ms grid, with ``extra`` messages at frame marks."""
+    stream_sid, call_sid = "MZ" + "0" * 32, "CA" + "0" * 32
+    entries = [Entry(0, {"event": "connected", "protocol": "Call", "version": "1.0.0"}),
+               Entry(0, {"event": "start", "sequenceNumber": "1", "streamSid": stream_sid,
+                         "start": {"streamSid": stream_sid, "callSid": call_sid,
+                                   "tracks": ["inbound"],
+                                   "mediaFormat": {"encoding": "audio/x-mulaw",
+                                                   "sampleRate": 8000, "channels": 1},
+                                   "customParameters": {}}})]
+    pending = sorted(extra, key=lambda e: e[0])
+    seq = 1
+    for k, payload in enumerate(frames):
+        while pending and pending[0][0] <= k:
+            seq += 1
+            entries.append(Entry(k * FRAME_MS, {**pending.pop(0)[1], "sequenceNumber": str(seq),
+                                                "streamSid": stream_sid}))
+        seq += 1
+        entries.append(Entry(k * FRAME_MS, {
+            "event": "media", "sequenceNumber": str(seq), "streamSid": stream_sid,
+            "media": {"track": "inbound", "chunk": str(k + 1), "timestamp": str(k * FRAME_MS),
+                      "payload": base64.b64encode(payload).decode()}}))
+    end = len(frames) * FRAME_MS
+    for _, message in pending:
+        seq += 1
+        entries.append(Entry(end, {**message, "sequenceNumber": str(seq),
+                                   "streamSid": stream_sid}))
+    entries.append(Entry(end, {"event": "stop", "sequenceNumber": str(seq + 1),
+                               "streamSid": stream_sid,
+                               "stop": {"callSid": call_sid}}))
+    return Recording(entries=entries, header=head, segments=segments)
