@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from db.pool import Executor
+from db.pool import Executor, assignments
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ async def update_for_owner(db: Executor, owner_id: int, client_id: int,
         raise TypeError(f"not owner-writable: {sorted(unknown)}")
     if not values:
         return await get_for_owner(db, owner_id, client_id)
-    sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(values, start=3))
+    sets = assignments(values, first_param=3)
     row = await db.fetchrow(
         f"UPDATE clients SET {sets}, updated_at = now() WHERE id = $1 AND owner_id = $2"
         f" RETURNING {_COLUMNS}", client_id, owner_id, *values.values())

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from db.pool import Executor
+from db.pool import Executor, assignments
 
 
 async def upsert_by_phone(db: Executor, *, client_id: int, phone_number: str) -> int:
@@ -76,7 +76,7 @@ async def update_for_client(db: Executor, client_id: int, contact_id: int,
         raise TypeError(f"unknown contact fields: {sorted(unknown)}")
     if not values:
         return await get_for_client(db, client_id, contact_id)
-    sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(values, start=3))
+    sets = assignments(values, first_param=3)
     row = await db.fetchrow(
         f"UPDATE contacts SET {sets}, updated_at = now() WHERE id = $1 AND client_id = $2"
         f" RETURNING {_COLUMNS}", contact_id, client_id, *values.values())

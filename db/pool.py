@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -43,3 +43,9 @@ async def open_pool(dsn: str, *, max_size: int = 10, run_migrations: bool = True
 
 def row_dict(row: asyncpg.Record | None) -> dict[str, Any] | None:
     return dict(row) if row is not None else None
+
+
+def assignments(names: Iterable[str], *, first_param: int) -> str:
+    """``a = $3, b = $4`` for an UPDATE whose first value is parameter ``first_param``.
+    Names come from a fixed whitelist of columns, never from a request."""
+    return ", ".join(f"{name} = ${i}" for i, name in enumerate(names, start=first_param))
