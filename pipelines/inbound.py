@@ -12,7 +12,11 @@ from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.frames.frames import BotStoppedSpeakingFrame, TTSSpeakFrame
 from pipecat.observers.base_observer import BaseObserver, FramePushed
-from pipecat.observers.user_bot_latency_observer import UserBotLatencyObserver
+from pipecat.observers.user_bot_latency_observer import (
+    LatencyBreakdown,
+    MeasuredFrom,
+    UserBotLatencyObserver,
+)
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.dtmf_aggregator import DTMFAggregator
@@ -193,11 +197,19 @@ def _context_fixer(context: LLMContext, said: str) -> Callable[[str], None]:
 def _latency_observer(hooks: CallHooks) -> UserBotLatencyObserver:
     observer = UserBotLatencyObserver()
 
-    @observer.event_handler("on_latency_measured")
-    async def _measured(_obs: Any, latency: float) -> None:
-        # Measured from the VAD's stop decision; the caller stopped stop_secs earlier.
-        hooks.on_turn_metrics({"vad_stop_to_audio_ms": round(latency * 1000),
-                               "speech_end_to_audio_ms": round((latency + VAD.stop_secs) * 1000)})
+    @observer.event_handler("on_latency_breakdown")
+    async def _measured(_obs: Any, breakdown: LatencyBreakdown) -> None:
+        if breakdown.measured_from is not MeasuredFrom.USER_SILENCE:
+            return  # the greeting, timed from the connection, is not a turn
+        # The breakdown starts where the caller went quiet: the VAD stop window is its first
+        # part. Each stage is kept so an operator can see what a slow turn spent its time on.
+        stages: dict[str, int] = {}
+        for part in breakdown.contributions:
+            stages[part.key] = stages.get(part.key, 0) + round(part.duration_secs * 1000)
+        total = round(breakdown.total_secs * 1000)
+        hooks.on_turn_metrics({"speech_end_to_audio_ms": total,
+                               "vad_stop_to_audio_ms": total - round(VAD.stop_secs * 1000),
+                               "stages_ms": stages})
 
     return observer
 
