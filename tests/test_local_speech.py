@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("faster_whisper")
@@ -40,6 +41,7 @@ from pipelines.local import (  # noqa: E402
     LocalWhisperSTTService,
 )
 from pipelines.local import models as local_models  # noqa: E402
+from pipelines.local import transcribe as local_transcribe  # noqa: E402
 from tests.speech import caller_over_phone, pcm_frames, rms, silence  # noqa: E402
 
 BOOKING = "Hi, I would like to book an appointment for tomorrow afternoon."
@@ -131,6 +133,54 @@ async def test_stt_service_emits_nothing_for_silence(models: LocalModels) -> Non
     )
 
     assert of_type(down, TranscriptionFrame) == []
+
+
+def test_a_turn_is_decoded_on_a_window_sized_to_it(models: LocalModels) -> None:
+    whisper = models.whisper(WHISPER_TINY_EN)
+    audio = np.frombuffer(caller_over_phone(BOOKING, rate=16000), np.int16) / 32768.0
+    text = local_transcribe._transcribe_window(whisper, audio.astype(np.float32), 10.0)
+    assert text is not None and "appointment" in text.lower() and "tomorrow" in text.lower()
+
+
+def test_a_turn_longer_than_the_short_window_uses_the_full_one(models: LocalModels) -> None:
+    # 3 s of speech then 24 s of quiet: 27 s + 5 s of silence leaves no shorter window.
+    pcm = caller_over_phone(BOOKING) + silence(24.0, 8000)
+    text = local_transcribe.transcribe_sync(models.whisper(WHISPER_TINY_EN), pcm, 8000)
+    assert "appointment" in text.lower() and text.lower().count("tomorrow") == 1
+
+
+@pytest.mark.parametrize("said", ["Do you take insurance?", "No thanks.", "It's Maria Gonzalez.",
+                                  "How much does a cleaning cost?"])
+def test_a_window_too_short_to_end_on_is_redone_not_repeated(
+    models: LocalModels, said: str
+) -> None:
+    # A 3 s window makes Whisper say most of these again and again; the loop is caught
+    # and the full window transcribes the turn once.
+    whisper = models.whisper(WHISPER_TINY_EN)
+    text = local_transcribe.transcribe_sync(
+        whisper, caller_over_phone(said), 8000, min_window_s=3.0, silence_after_s=1.0)
+    last_word = said.lower().rstrip("?.").split()[-1]
+    assert text.lower().count(last_word) == 1, text
+
+
+@pytest.mark.parametrize("level", [0, 600, 4000])
+def test_line_noise_without_speech_transcribes_to_nothing(models: LocalModels, level: int
+                                                          ) -> None:
+    # On a short window alone Whisper hears "you" in these.
+    noise = np.random.default_rng(7).normal(0, level, 8000).clip(-32768, 32767)
+    pcm = noise.astype(np.int16).tobytes()
+    assert local_transcribe.transcribe_sync(models.whisper(WHISPER_TINY_EN), pcm, 8000) == ""
+
+
+@pytest.mark.parametrize(("tokens", "loops"), [
+    ([1, 2, 3, 1, 2, 3], True),
+    ([9, 1, 2, 3, 4, 1, 2, 3, 4, 8], True),
+    ([1, 2, 1, 2], False),          # "Hello? Hello?": a short repeat is speech
+    ([1, 2, 3, 4, 5, 6, 1, 2, 3], False),
+    ([], False),
+])
+def test_repeats_finds_a_run_said_twice_in_a_row(tokens: list[int], loops: bool) -> None:
+    assert local_transcribe._repeats(tokens) is loops
 
 
 # TTS

