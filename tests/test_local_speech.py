@@ -17,6 +17,9 @@ from pipecat.audio.vad.vad_analyzer import VADParams  # noqa: E402
 from pipecat.frames.frames import (  # noqa: E402
     Frame,
     InputAudioRawFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
     TranscriptionFrame,
     TTSAudioRawFrame,
     TTSSpeakFrame,
@@ -42,6 +45,7 @@ from pipelines.local import (  # noqa: E402
 )
 from pipelines.local import models as local_models  # noqa: E402
 from pipelines.local import transcribe as local_transcribe  # noqa: E402
+from pipelines.local.piper_tts import split_first_clause  # noqa: E402
 from tests.speech import caller_over_phone, pcm_frames, rms, silence  # noqa: E402
 
 BOOKING = "Hi, I would like to book an appointment for tomorrow afternoon."
@@ -253,6 +257,44 @@ async def test_tts_pushes_first_sentence_before_synthesizing_the_next(
 
     assert held.streamed is True
     assert len(of_type(down, TTSAudioRawFrame)) == 2
+
+
+READ_BACK = "Let me confirm: Thursday, November 26 at 3 PM, for John Smith."
+
+
+async def test_a_long_first_sentence_starts_with_its_first_clause(models: LocalModels) -> None:
+    later = "Okay, then, I will book it for you right away."
+    down, _ = await run_test(
+        LocalPiperTTSService(models=models),
+        frames_to_send=[LLMFullResponseStartFrame(), LLMTextFrame(f"{READ_BACK} "),
+                        LLMTextFrame(later), LLMFullResponseEndFrame()],
+        pipeline_params=PipelineParams(audio_out_sample_rate=8000),
+    )
+
+    audio = of_type(down, TTSAudioRawFrame)
+    # "Let me confirm:", the rest of that sentence, then the later sentence whole.
+    assert len(audio) == 3
+    seconds = [len(f.audio) / 2 / 8000 for f in audio]
+    assert seconds[0] < 1.5 < seconds[1]
+    heard = (await models.transcribe(b"".join(f.audio for f in audio[:2]), sample_rate=8000))
+    assert "confirm" in heard.lower() and "john smith" in heard.lower()
+
+
+@pytest.mark.parametrize(("text", "pieces"), [
+    (f"{READ_BACK} Shall I book it?",
+     ["Let me confirm:", "Thursday, November 26 at 3 PM, for John Smith. Shall I book it?"]),
+    ("3 PM on Thursday, November 26 is available. Can I have your name, please?",
+     ["3 PM on Thursday,", "November 26 is available. Can I have your name, please?"]),
+    # Short first sentences, and marks inside numbers, are left alone.
+    ("Thanks for calling Demo Dental. Goodbye!", ["Thanks for calling Demo Dental. Goodbye!"]),
+    ("Hello, thanks for calling.", ["Hello, thanks for calling."]),
+    ("That costs 1,000 dollars and starts at 3:30 sharp today.",
+     ["That costs 1,000 dollars and starts at 3:30 sharp today."]),
+    # A clause must leave enough of its sentence behind it.
+    ("I can book that for you today, okay?", ["I can book that for you today, okay?"]),
+])
+def test_split_first_clause(text: str, pieces: list[str]) -> None:
+    assert split_first_clause(text) == pieces
 
 
 async def test_tts_speed_setting_changes_duration(models: LocalModels) -> None:
