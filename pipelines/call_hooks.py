@@ -39,5 +39,8 @@ class CallHooks(Protocol):
     def on_send_timeout(self) -> None:
         """A send to Twilio did not complete in time: the socket is half dead."""
 
+    def call_ending(self) -> bool:
+        """A goodbye, hang-up or transfer is under way: the caller can no longer change it."""
+
     def on_bot_stopped_speaking(self) -> None:
         """The agent's current utterance has been sent in full."""

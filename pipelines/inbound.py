@@ -10,7 +10,7 @@ from typing import Any
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.audio.vad.vad_analyzer import VADParams
-from pipecat.frames.frames import BotStoppedSpeakingFrame, TTSSpeakFrame
+from pipecat.frames.frames import BotStoppedSpeakingFrame, Frame, TTSSpeakFrame
 from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.observers.user_bot_latency_observer import (
     LatencyBreakdown,
@@ -33,6 +33,7 @@ from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketParams,
     FastAPIWebsocketTransport,
 )
+from pipecat.turns.user_mute.base_user_mute_strategy import BaseUserMuteStrategy
 from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import (
     SpeechTimeoutUserTurnStopStrategy,
 )
@@ -106,6 +107,7 @@ def build_inbound(*, ws: WebSocket, link: TwilioLink, services: CallServices, ho
         vad_analyzer=SharedSileroVADAnalyzer(sample_rate=TWILIO_RATE, params=VAD),
         user_turn_strategies=UserTurnStrategies(
             stop=[SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=USER_SPEECH_TIMEOUT)]),
+        user_mute_strategies=[MuteWhileEnding(hooks)],
         user_idle_timeout=options.silence_timeout,
     ))
     llm = services.llm
@@ -192,6 +194,19 @@ def _context_fixer(context: LLMContext, said: str) -> Callable[[str], None]:
                 context.get_messages().remove(target)
 
     return fix
+
+
+class MuteWhileEnding(BaseUserMuteStrategy):
+    """Ignore the caller once the call is ending, so their "thanks, bye" cannot cut off the
+    agent's goodbye: the hang-up waits for the goodbye either way, and an interrupted one
+    would leave the caller with half a sentence and a dead line."""
+
+    def __init__(self, hooks: CallHooks) -> None:
+        super().__init__()
+        self._hooks = hooks
+
+    async def process_frame(self, frame: Frame) -> bool:
+        return self._hooks.call_ending()
 
 
 def _latency_observer(hooks: CallHooks) -> UserBotLatencyObserver:

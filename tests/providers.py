@@ -1,8 +1,9 @@
 """Deterministic stand-ins for STT, LLM and TTS. Test-only: no client can select them.
 
 ScriptedSTT "hears" the caller's lines in order, one per speech segment the VAD finds.
-EchoLLM answers "You said: ..."; on "goodbye" it says goodbye and calls end_call, on
-"transfer" it calls transfer_call, on "story" it tells a long story (four sentences).
+EchoLLM answers "You said: ..."; on "goodbye" it says goodbye (on "that's all, bye" a long
+one) and calls end_call, on "transfer" it calls transfer_call, on "story" it tells a long
+story (four sentences).
 ToneTTS speaks a short tone whose length follows the text, instantly.
 """
 
@@ -38,6 +39,11 @@ TONE_SECONDS_PER_WORD = 0.06
 # Four sentences of about a second of audio each, for barge-in tests.
 STORY = tuple(f"Part {n} of the story goes on for a while with quite a few more words in it."
               for n in ("one", "two", "three", "four"))
+
+
+# A goodbye long enough for the caller to talk over.
+FAREWELL = ("Thank you so much for calling us today, it was a real pleasure to help you.",
+            "Take care, and have a wonderful rest of your day. Goodbye!")
 
 
 class ScriptedSTT(SegmentedSTTService):
@@ -79,8 +85,8 @@ class EchoLLM(LLMService):
             return  # end_call answered: nothing more to say
         said = str(last.get("content") or "") if last.get("role") == "user" else ""
         lowered = said.lower()
-        if "goodbye" in lowered:
-            await self._say("Goodbye!")
+        if "goodbye" in lowered or lowered.endswith("bye"):
+            await self._say(*(FAREWELL if "that's all" in lowered else ("Goodbye!",)))
             await self._call("end_call", frame)
         elif "transfer" in lowered:
             await self._call("transfer_call", frame)

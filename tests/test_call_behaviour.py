@@ -13,7 +13,7 @@ import pytest
 from tests.caller import FakeCall
 from tests.factories import make_client
 from tests.live import live_server
-from tests.providers import STORY, ScriptedProviders
+from tests.providers import FAREWELL, STORY, ScriptedProviders
 from tests.waiting import ended, until
 
 pytest.importorskip("piper")
@@ -55,6 +55,27 @@ async def test_goodbye_plays_in_full_before_the_rest_hang_up(pool, pg_url):
     assert hangups[0]["at"] >= echoed_at           # hung up only after the caller heard it
     assert all(r.at <= hangups[0]["at"] for r in call.received
                if r.message["event"] == "media")   # no media after the hang-up
+
+
+async def test_the_caller_talking_over_the_goodbye_does_not_cut_it_off(pool, pg_url):
+    providers = ScriptedProviders(["That's all, bye", "Thank you"])
+    async with live_server(pg_url, providers=providers) as server:
+        call, _ = await start_call(server, pool)
+        greeting_packets = call.media_count()
+        await call.play(said("That's all, bye"))
+        while call.media_count() == greeting_packets:   # the line stays open, as on Twilio
+            await call.silence(0.1)
+        await call.play(said("Thank you"))           # "thanks, bye" over the agent's goodbye
+        await call.wait_closed()
+        conv = await ended(pool, call.call_sid)
+
+    assert conv.end_reason == "agent_hangup"
+    media_at = [i for i, event in enumerate(call.events()) if event == "media"]
+    assert "clear" not in call.events()[media_at[greeting_packets]:]   # from the goodbye on
+    assert conv.transcript[-1] == {**conv.transcript[-1], "role": "assistant",
+                                   "content": " ".join(FAREWELL), "interrupted": False}
+    # The goodbye's last sentence was played out (its mark echoed) before the hang-up.
+    assert index_of_last(call, "media") < index_of_last(call, "mark")
 
 
 async def test_every_sentence_gets_a_mark(pool, pg_url):

@@ -308,6 +308,9 @@ class CallSession:
         self.log.warning("call %s: a send to Twilio timed out", self.call_sid)
         self._spawn(self.cancel("send_timeout"))
 
+    def call_ending(self) -> bool:
+        return self._ending
+
     def on_bot_stopped_speaking(self) -> None:
         action, self._after_speech = self._after_speech, None
         if action is not None:
