@@ -42,6 +42,7 @@ from loadtest import voices
 RATE = 8000
 FRAME_SAMPLES = wire.FRAME_BYTES        # one μ-law byte per sample
 NO_ANSWER_SECONDS = 15.0                # a caller says its line anyway after this much silence
+SPOKEN_OVER_GAP = 0.1                   # agent audio this recent is still speaking (40 ms packets)
 POLL_SECONDS = 0.2                      # how often the transcript is read from PostgreSQL
 FINALIZE_WAIT_SECONDS = 10.0            # for the server to write end_reason after the call
 REFUSED_CODES = {1008: "refused", 1011: "server error", 1013: "server at capacity"}
@@ -83,6 +84,9 @@ class CallerTurn:
 class SpokenTurn:
     label: str
     latency_ms: float | None = None  # end of caller speech → first agent media after it
+    # The agent was already speaking when the caller finished (it answered the first part
+    # of the line, or is saying goodbye over the rest): there is no wait to measure.
+    spoken_over: bool = False
 
 
 @dataclass(frozen=True)
@@ -326,7 +330,11 @@ class _Line:
                 return "agent"
             self.sent.append(frame)
             if speaking is not None and tick == speech_end:
-                self.speech_ended_at = time.monotonic()
+                if max(self.last_media, self.play_end) > now - SPOKEN_OVER_GAP * RATE:
+                    self.report.turns[-1].spoken_over = True
+                    self.echo("  (the agent was already speaking)")
+                else:
+                    self.speech_ended_at = time.monotonic()
             tick += 1
 
     async def _read(self) -> None:
@@ -484,8 +492,8 @@ def _summarize(report: CallReport, echo: Echo) -> None:
     who = {"agent": "the server hung up", "caller": "the caller hung up"}
     reason = report.end_reason or who.get(report.hung_up_by or "", "ended")
     echo(f"end: {reason} after {report.duration_seconds or 0:.1f} s")
-    latencies = [f"{t.latency_ms:.0f} ms" if t.latency_ms is not None else "no answer"
-                 for t in report.turns]
+    latencies = [f"{t.latency_ms:.0f} ms" if t.latency_ms is not None
+                 else "spoken over" if t.spoken_over else "no answer" for t in report.turns]
     if latencies:
         echo("latency per turn: " + ", ".join(latencies))
     if report.transcript is not None:

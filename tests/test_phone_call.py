@@ -7,9 +7,10 @@ import wave
 import numpy as np
 
 from frontdesk.phone_call import CallerTurn, place_call
+from loadtest import twilio_wire as wire
 from tests.factories import make_client
 from tests.live import AUTH_TOKEN, live_server
-from tests.providers import ScriptedProviders
+from tests.providers import FAREWELL, ScriptedProviders
 from voice.twiml import SAY_UNKNOWN
 
 LINES = ["I would like to book an appointment please", "Thank you very much"]
@@ -59,6 +60,27 @@ async def test_the_agent_hanging_up_ends_the_call(pool, pg_url, tmp_path):
     assert report.ok, report.error
     assert report.hung_up_by == "agent" and report.end_reason == "agent_hangup"
     assert report.agent_lines[-1] == "Goodbye!"
+
+
+async def test_a_goodbye_said_over_the_callers_last_words_is_not_timed(pool, pg_url, tmp_path):
+    # One line with a pause in it: the server answers the first part with a long goodbye,
+    # and the caller's "thank you" ends while the goodbye is playing.
+    first, second = CallerTurn.say("That's all, bye"), CallerTurn.say("Thank you")
+    pause = [wire.ULAW_SILENCE] * 40                     # 0.8 s
+    line = CallerTurn("That's all, bye... thank you", first.frames + pause + second.frames,
+                      len(first.frames) + len(pause) + second.speech_end)
+    async with live_server(pg_url, providers=ScriptedProviders(["That's all, bye"])) as server:
+        client = await make_client(pool)
+        printed: list[str] = []
+        report = await place_call(
+            url=server.url, to=client.phone_number, turns=[line], auth_token=AUTH_TOKEN,
+            database_url=pg_url, out=tmp_path / "over.wav", max_seconds=60, quiet_ms=500,
+            linger_seconds=30, echo=printed.append)
+
+    assert report.ok, report.error
+    assert report.turns[0].spoken_over and report.turns[0].latency_ms is None
+    assert "latency per turn: spoken over" in printed
+    assert report.hung_up_by == "agent" and report.agent_lines[-1] == " ".join(FAREWELL)
 
 
 async def test_a_refused_call_reports_what_the_line_said(pool, pg_url, tmp_path):
