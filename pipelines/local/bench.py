@@ -123,7 +123,10 @@ async def _bench(args: argparse.Namespace) -> None:
 
 def _compare_windows(models: LocalModels, model: str) -> None:
     """Word error and time, turn-sized window vs the full 30 s one, on the same audio."""
-    import jiwer
+    try:
+        import jiwer
+    except ImportError:
+        raise SystemExit("--window needs jiwer: pip install 'frontdesk[test]'") from None
 
     whisper = models.whisper(model)
     short = UTTERANCES + MORE_TURNS
@@ -143,7 +146,8 @@ def _compare_windows(models: LocalModels, model: str) -> None:
             pcm = noisy.astype(np.int16).tobytes()
             said.append(text)
             # min_window_s=30 leaves no shorter window: faster-whisper's own full decode.
-            for name, min_window_s in (("window", transcribe.MIN_WINDOW_S), ("full", 30.0)):
+            for name, min_window_s in (("window", transcribe.MIN_WINDOW_S),
+                                       ("full", transcribe.FULL_WINDOW_S)):
                 t0 = time.perf_counter()
                 heard[name].append(transcribe.transcribe_sync(
                     whisper, pcm, 8000, min_window_s=min_window_s))

@@ -3,8 +3,9 @@
 Whisper's encoder was trained on 30 s windows and costs the same whatever part of the
 window holds speech; a caller's turn is a few seconds. CTranslate2 encodes a shorter
 window too, and with at least ~5 s of silence after the speech the decoder still finds
-the end of it: on phone-quality speech a 10 s window transcribes with the same word
-error as 30 s in about a third of the time (BENCHMARKS.md, "Whisper window"). Shorter
+the end of it: on phone-quality speech a 10 s window takes about a third of the time
+for word error within 1.5 points of 30 s (2.4 for base on a hissing line; BENCHMARKS.md,
+"Whisper window"). Shorter
 windows make the decoder repeat the sentence until its token limit, so a decode that
 runs away (a repeat, or no end before the limit), and one the model itself doubts is
 speech, is redone on the full window exactly as faster-whisper would do it.
