@@ -231,7 +231,6 @@ class _Line:
         # The agent: what Twilio would play, and when
         self.played: list[tuple[int, bytes]] = []  # (start sample, μ-law)
         self.play_end = 0                           # where the buffered audio runs out
-        self.last_media = 0
         self.media_count = 0
         self.marks: list[tuple[int, str]] = []      # (due sample, name), not yet echoed
         self.end = 0
@@ -310,7 +309,7 @@ class _Line:
                 speaking, listen_since, heard_before = None, now, self.media_count
             if speaking is None:
                 spoke = self.media_count > heard_before
-                quiet_for = now - max(self.last_media, self.play_end)
+                quiet_for = now - self.play_end
                 answered = spoke and quiet_for >= self.quiet
                 no_answer = not spoke and now - listen_since >= NO_ANSWER_SECONDS * RATE
                 if answered or no_answer:
@@ -330,7 +329,7 @@ class _Line:
                 return "agent"
             self.sent.append(frame)
             if speaking is not None and tick == speech_end:
-                if max(self.last_media, self.play_end) > now - SPOKEN_OVER_GAP * RATE:
+                if self.play_end > now - SPOKEN_OVER_GAP * RATE:
                     self.report.turns[-1].spoken_over = True
                     self.echo("  (the agent was already speaking)")
                 else:
@@ -372,7 +371,6 @@ class _Line:
         start = max(now, self.play_end)
         self.played.append((start, audio))
         self.play_end = start + len(audio)
-        self.last_media = now
         self.media_count += 1
 
     def _clear(self) -> None:

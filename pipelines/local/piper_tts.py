@@ -109,10 +109,10 @@ def split_first_clause(text: str) -> list[str]:
     if len(sentence.split()) < LONG_SENTENCE_WORDS:
         return [text]
     for mark in _CLAUSE_END.finditer(sentence):
-        head, rest = text[: mark.end()], text[mark.end():].strip()
-        if (len(head.split()) >= MIN_CLAUSE_WORDS
-                and len(sentence[mark.end():].split()) >= MIN_REST_WORDS):
-            return [head, rest]
+        cut = mark.end()
+        if (len(sentence[:cut].split()) >= MIN_CLAUSE_WORDS
+                and len(sentence[cut:].split()) >= MIN_REST_WORDS):
+            return [text[:cut], text[cut:].strip()]
     return [text]
 
 
