@@ -141,7 +141,7 @@ def chart(path: str | Path, series: Mapping[str, Sequence[Point]], *, title: str
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        console.print("[yellow]no chart: pip install 'frontdesk[loadtest]' (matplotlib)")
+        console.print("[yellow]no chart: pip install 'frontdesk\\[loadtest]' (matplotlib)")
         return None
     from matplotlib.ticker import MaxNLocator
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from loadtest.call import CallTrace, Received
@@ -105,3 +107,13 @@ def test_twilio_playback_returns_marks_after_the_audio_and_all_at_a_clear() -> N
     assert p.playing(10.12) and p.clear(10.12) == ["b"] and not p.playing(10.12)
     p.mark(10.2, "c")  # nothing queued: returned at once
     assert p.due_marks(10.2) == ["c"]
+
+
+def test_without_matplotlib_the_chart_is_skipped_with_the_install_hint(
+        monkeypatch: pytest.MonkeyPatch, tmp_path, capsys) -> None:
+    from loadtest import report
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)   # as if it were not installed
+    assert report.chart(tmp_path / "c.png", {}) is None
+    assert "pip install 'frontdesk[loadtest]'" in capsys.readouterr().err
+    assert not (tmp_path / "c.png").exists()
