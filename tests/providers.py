@@ -47,6 +47,9 @@ FAREWELL = ("Thank you so much for calling us today, it was a real pleasure to h
 
 
 class ScriptedSTT(SegmentedSTTService):
+    """Hands out the next line for each speech segment the VAD closes, whatever was said:
+    a caller line with a long pause in it (a comma) can take two lines."""
+
     def __init__(self, lines: Sequence[str], **kwargs: Any) -> None:
         super().__init__(settings=STTSettings(model="scripted", language=None), **kwargs)
         self._lines = iter(lines)
