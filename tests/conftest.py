@@ -11,12 +11,18 @@ import os
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
+import httpx
 import pytest
 
 from db.migrate import migrate
 from db.pool import create_pool
+
+if TYPE_CHECKING:
+    from tests.live import LiveServer
+    from tests.test_api_support import User
 
 _TABLES = (
     "tool_executions, usage_ledger, active_calls, server_processes, conversations, contacts,"
@@ -93,6 +99,25 @@ async def pool(pg_url: str) -> AsyncIterator[asyncpg.Pool]:
         yield pool
     finally:
         await pool.close()
+
+
+@pytest.fixture(scope="module")
+async def server(pg_url: str) -> AsyncIterator[LiveServer]:
+    """An API server with default settings, one per test module (a module that needs other
+    settings, or a call server, defines its own ``server``)."""
+    from tests.test_api_support import api_server
+
+    async with api_server(pg_url) as srv:
+        yield srv
+
+
+@pytest.fixture
+async def owner(server: LiveServer, pool: asyncpg.Pool) -> AsyncIterator[User]:
+    """A newly registered owner, signed in, on ``server``."""
+    from tests.test_api_support import register
+
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        yield await register(http)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -52,12 +52,6 @@ async def server(pool, pg_url, google):
         yield srv
 
 
-@pytest.fixture
-async def owner(server):
-    async with httpx.AsyncClient(base_url=server.url) as http:
-        yield await register(http)
-
-
 async def test_service_account_upload_is_encrypted_and_never_returned(owner, pool):
     client = await owner.create_client()
     base = f"/api/clients/{client['id']}/calendar"

@@ -10,18 +10,6 @@ from db import clients, usage
 from tests.test_api_support import api_server, assert_error, fields, phone, register
 
 
-@pytest.fixture(scope="module")
-async def server(pg_url):
-    async with api_server(pg_url) as srv:
-        yield srv
-
-
-@pytest.fixture
-async def owner(server, pool):
-    async with httpx.AsyncClient(base_url=server.url) as http:
-        yield await register(http)
-
-
 def test_provider_names_match_the_pipeline():
     from pipelines import providers
 

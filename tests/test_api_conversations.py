@@ -6,23 +6,8 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
-import httpx
-import pytest
-
 from db import conversations
-from tests.test_api_support import api_server, assert_error, fields, register
-
-
-@pytest.fixture(scope="module")
-async def server(pg_url):
-    async with api_server(pg_url) as srv:
-        yield srv
-
-
-@pytest.fixture
-async def owner(server, pool):
-    async with httpx.AsyncClient(base_url=server.url) as http:
-        yield await register(http)
+from tests.test_api_support import assert_error, fields
 
 
 async def make_call(pool, client_id: int, sid: str, *, end_reason: str | None = "caller_hangup",

@@ -7,13 +7,7 @@ import httpx
 import pytest
 
 from api.crypto import token_hash
-from tests.test_api_support import api_server, assert_error, fields, key_headers, register
-
-
-@pytest.fixture(scope="module")
-async def server(pg_url):
-    async with api_server(pg_url) as srv:
-        yield srv
+from tests.test_api_support import assert_error, fields, key_headers, register
 
 
 @pytest.fixture

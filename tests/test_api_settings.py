@@ -3,23 +3,10 @@ pipeline reads."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from db import clients
-from tests.test_api_support import api_server, assert_error, fields, register
-
-
-@pytest.fixture(scope="module")
-async def server(pg_url):
-    async with api_server(pg_url) as srv:
-        yield srv
-
-
-@pytest.fixture
-async def owner(server, pool):
-    async with httpx.AsyncClient(base_url=server.url) as http:
-        yield await register(http)
+from tests.test_api_support import assert_error, fields
 
 
 @pytest.fixture
