@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from pipelines.receptionist import replies
 from pipelines.receptionist.engine import Action, ClientFacts, ReceptionistEngine, ToolCall
+from tests.engine_talk import ENGINE, GREETING, NOW, TZ, EngineTalk
 
-TZ = "America/New_York"
-NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo(TZ))  # Wednesday
-GREETING = "Thank you for calling Bright Smile Dental. How can I help you today?"
-ENGINE = ReceptionistEngine(ClientFacts("Bright Smile Dental", TZ, GREETING))
 ALL_DAY = [f"{h:02d}:{m:02d}" for h in range(8, 19) for m in (0, 15, 30, 45)]
 
 Calendar = Callable[[str, dict[str, Any]], dict[str, Any]]
@@ -40,44 +36,15 @@ def open_calendar(slots: list[str] = ALL_DAY) -> Calendar:
     return calendar
 
 
-class Conversation:
-    """The context as Pipecat's aggregators build it, with tool calls answered by `calendar`."""
+class Conversation(EngineTalk):
+    """A call whose tool calls are answered by `calendar`."""
 
     def __init__(self, calendar: Calendar | None = None, *, greet: bool = True) -> None:
         self.calendar = calendar or open_calendar()
-        self.messages: list[dict[str, Any]] = [{"role": "system", "content": "Be helpful."}]
-        self.tool_calls: list[ToolCall] = []
-        self.said: list[str] = []
-        if greet:
-            self.bot()
+        super().__init__(greet=greet)
 
-    def bot(self) -> Action | None:
-        """Run the engine until it speaks without calling a tool; the last action."""
-        action = None
-        for _ in range(5):
-            action = ENGINE.next_action(self.messages, NOW)
-            if action is None:
-                return None
-            if action.say:
-                self.said.append(action.say)
-                self.messages.append({"role": "assistant", "content": action.say})
-            if action.tool_call is None:
-                return action
-            call = action.tool_call
-            self.tool_calls.append(call)
-            call_id = f"call_{len(self.tool_calls)}"
-            self.messages.append({"role": "assistant", "tool_calls": [{
-                "id": call_id, "type": "function",
-                "function": {"name": call.name, "arguments": json.dumps(call.arguments)}}]})
-            self.messages.append({"role": "tool", "tool_call_id": call_id,
-                                  "content": json.dumps(self.calendar(call.name, call.arguments))})
-            if call.name == "end_call":
-                return action
-        raise AssertionError("the engine kept calling tools")
-
-    def caller(self, text: str) -> Action | None:
-        self.messages.append({"role": "user", "content": text})
-        return self.bot()
+    def answer(self, call: ToolCall) -> str:
+        return json.dumps(self.calendar(call.name, call.arguments))
 
     @property
     def last_said(self) -> str:

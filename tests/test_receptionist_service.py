@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
@@ -34,10 +32,8 @@ from pipelines.receptionist.service import (
     offered_tools,
     sentences,
 )
+from tests.engine_talk import GREETING, NOW, TZ
 
-TZ = "America/New_York"
-NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo(TZ))  # a Wednesday
-GREETING = "Thank you for calling Bright Smile Dental. How can I help you today?"
 SLOTS = ["09:00", "09:30", "10:00", "14:00", "15:00", "15:30", "16:00"]
 WAIT = 10  # seconds: a safety net against hangs, not a timing assertion
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -14,15 +13,10 @@ from pipelines.receptionist.engine import (
     BOOKING_TOOLS,
     TOOL_NAMES,
     Action,
-    ClientFacts,
-    ReceptionistEngine,
     ToolCall,
 )
+from tests.engine_talk import ENGINE, GREETING, NOW, EngineTalk
 
-TZ = "America/New_York"
-NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo(TZ))  # Wednesday
-GREETING = "Thank you for calling Bright Smile Dental. How can I help you today?"
-ENGINE = ReceptionistEngine(ClientFacts("Bright Smile Dental", TZ, GREETING))
 TRANSFER = Action(tool_call=ToolCall("transfer_call", {}))
 HOLD = "Sure, I'm transferring you now. Please hold."
 PUT_THROUGH = {"transferring": True, "to": "+12125550199"}
@@ -30,18 +24,13 @@ NO_NUMBER = {"transferring": False, "reason": "no transfer number configured"}
 KEYPAD = "Sorry, I can't use the keypad on this line. Please just tell me what you need."
 
 
-class Call:
-    """The context as Pipecat builds it; tool calls answered from `results` (by tool name)."""
+class Call(EngineTalk):
+    """A call whose tool calls are answered from `results` (by tool name)."""
 
     def __init__(self, results: dict[str, Any] | None = None, *,
                  tools: Any = TOOL_NAMES, greet: bool = True) -> None:
         self.results = {"transfer_call": PUT_THROUGH, **(results or {})}
-        self.tools = tools
-        self.messages: list[dict[str, Any]] = [{"role": "system", "content": "Be helpful."}]
-        self.tool_calls: list[ToolCall] = []
-        self.said: list[str] = []
-        if greet:
-            self.bot()
+        super().__init__(tools=tools, greet=greet)
 
     def answer(self, call: ToolCall) -> str:
         if call.name == "get_available_slots":
@@ -52,33 +41,6 @@ class Call:
             return json.dumps({"booked": True, "appointment_id": 7, **call.arguments})
         result = self.results.get(call.name, {"ok": True})
         return result if isinstance(result, str) else json.dumps(result)
-
-    def bot(self) -> Action | None:
-        action = None
-        for _ in range(5):
-            action = ENGINE.next_action(self.messages, NOW, self.tools)
-            if action is None:
-                return None
-            if action.say:
-                self.said.append(action.say)
-                self.messages.append({"role": "assistant", "content": action.say})
-            if action.tool_call is None:
-                return action
-            call = action.tool_call
-            self.tool_calls.append(call)
-            call_id = f"call_{len(self.tool_calls)}"
-            self.messages.append({"role": "assistant", "tool_calls": [{
-                "id": call_id, "type": "function",
-                "function": {"name": call.name, "arguments": json.dumps(call.arguments)}}]})
-            self.messages.append({"role": "tool", "tool_call_id": call_id,
-                                  "content": self.answer(call)})
-            if call.name == "end_call":
-                return action
-        raise AssertionError("the engine kept calling tools")
-
-    def caller(self, text: str) -> Action | None:
-        self.messages.append({"role": "user", "content": text})
-        return self.bot()
 
     @property
     def names(self) -> list[str]:
