@@ -298,14 +298,17 @@ def test_split_first_clause(text: str, pieces: list[str]) -> None:
 
 
 async def test_tts_speed_setting_changes_duration(models: LocalModels) -> None:
+    # Piper draws each phoneme's length at random: a long sentence and a large step keep the
+    # two apart (over 30 draws: 1.0 gives 151-159k bytes at 22 kHz, 2.0 gives 99-106k).
     durations = []
-    for speed in (1.0, 1.5):
+    for speed in (1.0, 2.0):
         tts = LocalPiperTTSService(
             models=models, settings=LocalPiperTTSService.Settings(speed=speed)
         )
         down, _ = await run_test(
             tts,
-            frames_to_send=[TTSSpeakFrame("Thank you for calling.")],
+            frames_to_send=[TTSSpeakFrame(
+                "Thank you for calling Bright Smile Dental. How can I help you today?")],
             pipeline_params=PipelineParams(audio_out_sample_rate=8000),
         )
         durations.append(sum(len(f.audio) for f in of_type(down, TTSAudioRawFrame)))
