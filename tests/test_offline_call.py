@@ -113,6 +113,31 @@ async def test_two_callers_for_one_slot_one_books_the_other_hears_alternatives(
     assert "just taken" in loser, loser
 
 
+async def test_a_please_that_cuts_off_the_read_back_gets_it_said_again(offline_server, pool):
+    # "Yes, please" with a long pause: "yes" books, "please" lands on the read-back.
+    client = await make_client(pool, timezone=TZ, business_hours=EVERY_DAY)
+    call = FakeCall(offline_server.url, to=client.phone_number, caller="+15005550006")
+    await converse(pool, call, ["I would like to book an appointment tomorrow at 11 am.",
+                                "My name is John Smith."])
+    spoken = call.media_count()
+    await call.play(said("Yes."))
+    while call.media_count() == spoken:              # the read-back has started
+        await call.silence(0.02)
+    await call.play(said("Please."))
+    await hear_out(pool, call, 8)                    # (9 when the cut reply was half heard)
+    await call.hang_up()
+    conv = await ended(pool, call.call_sid)
+
+    turns = [(t["role"], t["content"], t["interrupted"]) for t in conv.transcript]
+    assert len(await appointments(pool, client.id)) == 1, turns
+    callers = [content.lower().strip(" .!?") for role, content, _ in turns if role == "user"]
+    assert callers[-2:] == ["yes", "please"], turns
+    role, content, interrupted = turns[-1]
+    assert role == "assistant" and not interrupted, turns
+    assert content.startswith("You're booked for "), turns
+    assert content.endswith("Is there anything else I can help with?"), turns
+
+
 async def confirm(pool, call: FakeCall) -> None:
     await call.play(said("Yes."))
     await hear_out(pool, call, 7)

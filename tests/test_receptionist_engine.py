@@ -50,6 +50,15 @@ class Conversation(EngineTalk):
     def last_said(self) -> str:
         return self.said[-1]
 
+    def cut_off(self, heard: str = "") -> None:
+        """The caller talked over the last reply: keep only what they heard, as Pipecat does."""
+        index = max(i for i, m in enumerate(self.messages)
+                    if m["role"] == "assistant" and "content" in m)
+        if heard:
+            self.messages[index]["content"] = heard
+        else:
+            del self.messages[index]
+
     def booked_with(self) -> dict[str, Any] | None:
         books = [c.arguments for c in self.tool_calls if c.name == "book_appointment"]
         return books[-1] if books else None
@@ -432,3 +441,74 @@ def test_waits_while_a_tool_runs_and_reads_list_content():
     action = ENGINE.next_action(messages, NOW)
     assert action == Action(say="Let me confirm: Friday, November 27 at 10 AM, for Ana. "
                                 "Shall I book it?")
+
+
+# --- replies the caller talked over -----------------------------------------------------------
+
+READ_BACK = "You're booked for Friday, November 27 at 9 AM, John. " + replies.ANYTHING_ELSE
+
+
+@pytest.mark.parametrize("after", ["Please.", "Thank you.", "Okay", "Um", "Yes"])
+def test_a_word_that_cut_off_the_booking_read_back_gets_it_said_again(after: str):
+    # "Yes, please" split in two: "Yes" books, and "please" cuts off the read-back.
+    conv = Conversation()
+    conv.caller("Friday at 9, it's John")
+    conv.caller("Yes")
+    assert conv.last_said == READ_BACK
+    conv.cut_off()
+    conv.caller(after)
+    assert conv.last_said == READ_BACK
+    assert [c.name for c in conv.tool_calls].count("book_appointment") == 1
+
+
+def test_only_the_part_not_heard_is_said_again():
+    conv = Conversation()
+    conv.caller("Friday at 9, it's John")
+    conv.caller("Yes")
+    conv.cut_off("You're booked for Friday, November 27 at 9 AM, John.")
+    conv.caller("Thanks")
+    assert conv.last_said == replies.ANYTHING_ELSE
+
+
+def test_a_sentence_cut_off_half_way_is_said_from_its_start():
+    conv = Conversation()
+    conv.caller("Friday at 9, it's John")
+    conv.caller("Yes")
+    conv.cut_off("You're booked for Friday,")
+    conv.caller("Okay")
+    assert conv.last_said == READ_BACK
+
+
+def test_a_read_back_cut_off_before_its_question_asks_it_before_booking():
+    conv = Conversation()
+    conv.caller("Friday at 9, it's John")
+    conv.cut_off("Let me confirm:")
+    conv.caller("Please")             # heard no question yet: the read-back is said again
+    assert conv.last_said == ("Let me confirm: Friday, November 27 at 9 AM, for John. "
+                              "Shall I book it?")
+    assert conv.booked_with() is None
+    conv.caller("Yes please")
+    assert conv.booked_with() == {"date": "2026-11-27", "time": "09:00", "name": "John"}
+
+
+def test_a_real_request_over_a_reply_is_answered_not_the_reply_repeated():
+    conv = Conversation()
+    conv.caller("Friday at 9, it's John")
+    conv.caller("Yes")
+    conv.cut_off()
+    conv.caller("Do you have anything on Monday morning too?")
+    assert conv.last_said.startswith("On Monday, November 30, I have ")
+    conv2 = Conversation()
+    conv2.caller("Friday at 9, it's John")
+    conv2.caller("Yes")
+    conv2.cut_off()
+    conv2.caller("Thanks, bye")
+    assert conv2.last_said == "Thanks for calling Bright Smile Dental. Goodbye!"
+
+
+def test_a_courtesy_word_after_a_reply_heard_in_full_is_answered_as_before():
+    conv = Conversation()
+    conv.caller("Friday at 9, it's John")
+    conv.caller("Yes")
+    conv.caller("Thanks")
+    assert conv.last_said == f"You're welcome. {replies.ANYTHING_ELSE}"

@@ -26,6 +26,7 @@ from pipelines.receptionist.state import (
     GET_SLOTS,
     TRANSFER,
     DialogueState,
+    message_text,
     nearest,
     parse_day,
     parse_hhmm,
@@ -73,6 +74,18 @@ def _call(tool: str, arguments: dict[str, Any]) -> Action:
     return Action(tool_call=ToolCall(tool, arguments))
 
 
+def _spoken(message: Any) -> bool:
+    """One of our replies as the caller heard it (not a tool call)."""
+    return (isinstance(message, dict) and message.get("role") == "assistant"
+            and not message.get("tool_calls") and bool(message_text(message).strip()))
+
+
+def _moved(before: DialogueState, after: DialogueState) -> bool:
+    """The caller's last turn changed the request (or cancelled, or asked to change it)."""
+    return (after.request != before.request or after.name != before.name or after.cancelled
+            or after.wants_change or after.changed_after_booking)
+
+
 def _wants_to_hang_up(st: DialogueState) -> bool:
     u = st.last_user
     assert u is not None
@@ -108,6 +121,9 @@ class ReceptionistEngine:
         if st.last == "tool":
             return self._after_tool(st, today)
         if st.last == "user":
+            missed = self._missed_reply(messages, st, now, tools)
+            if missed:
+                return _say(missed)
             offered = BOOKING_TOOLS if tools is None else tools
             return self._after_user(st, today, can_transfer=TRANSFER in offered)
         if not st.greeted:
@@ -115,6 +131,43 @@ class ReceptionistEngine:
         return None
 
     # --- caller turns ---------------------------------------------------------------------
+
+    def _missed_reply(self, messages: Sequence[Any], st: DialogueState, now: datetime,
+                      tools: Collection[str] | None) -> str | None:
+        """What the caller has not heard of our last reply, when their turn asks nothing new.
+
+        A "yes, please" the VAD splits in two has its "please" cut off the read-back of
+        the booking the "yes" made; the context then holds only what was heard (the call
+        trims an interrupted reply to the sentences whose marks came back). Answering
+        "please" by itself would leave the caller never hearing that they are booked, so
+        the rest of the reply is said instead, from the sentence they were cut off in.
+        """
+        u = st.last_user
+        assert u is not None
+        if not u.asks_nothing:
+            return None
+        end = max(i for i, m in enumerate(messages)
+                  if isinstance(m, dict) and m.get("role") == "user")
+        start = end
+        while start > 0 and _spoken(messages[start - 1]):
+            start -= 1
+        reply = self.next_action(messages[:start], now, tools)
+        if reply is None or reply.tool_call is not None or not reply.say:
+            return None
+        today = now.astimezone(self._tz).date()
+        if _moved(replay(messages[:end], today), st):
+            return None  # e.g. the "yes" answered the read-back it heard: book
+        said = " ".join(reply.say.split())
+        heard = " ".join(" ".join(message_text(m) for m in messages[start:end]).split())
+        if heard == said or not said.startswith(heard):
+            return None
+        # Start again at the sentence they were cut off in: half a sentence reads badly.
+        done = 0
+        for sentence in replies.sentences(said):
+            if done + len(sentence.rstrip()) > len(heard):
+                break
+            done += len(sentence)
+        return said[done:]
 
     def _after_user(self, st: DialogueState, today: date, *, can_transfer: bool) -> Action:
         u = st.last_user

@@ -233,6 +233,14 @@ class Understanding:
         return bool(self.day or self.time or self.part_of_day or self.choice is not None)
 
     @property
+    def asks_nothing(self) -> bool:
+        """Only "yes", "please", "thanks", "okay", a greeting or a filler: nothing that
+        moves the call on by itself (it may still answer a question the caller heard)."""
+        return not (self.has_details or self.name or self.no or self.book or self.availability
+                    or self.goodbye or self.done or self.cancel or self.correction
+                    or self.out_of_scope or self.dtmf)
+
+    @property
     def understood(self) -> bool:
         return bool(self.has_details or self.name or self.yes or self.no or self.book
                     or self.availability or self.goodbye or self.done or self.thanks

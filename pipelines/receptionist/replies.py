@@ -9,6 +9,7 @@ caller's answer is not taken as an answer to it.
 
 from __future__ import annotations
 
+import re
 from datetime import date, time
 
 # Prompt kinds: what the last reply asked for.
@@ -187,3 +188,17 @@ def refused(reason: str, t: time | None, day_text: str) -> str:
         "in_past": f"Sorry, {at} has already passed.",
         "closed": closed(day_text),
     }.get(reason, "Sorry, I couldn't book that time.")
+
+
+_ABBREVIATION = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Mx|Prof|St)\.$")
+
+
+def sentences(text: str) -> list[str]:
+    """Split a reply into sentences, each but the last keeping its trailing space."""
+    parts: list[str] = []
+    for piece in re.split(r"(?<=[.!?])\s+", text.strip()):
+        if parts and _ABBREVIATION.search(parts[-1]):
+            parts[-1] = f"{parts[-1]} {piece}"  # "Dr." does not end a sentence
+        elif piece:
+            parts.append(piece)
+    return [p + " " for p in parts[:-1]] + parts[-1:]

@@ -11,7 +11,6 @@ swapping it for a real LLM changes nothing else in the pipeline.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -34,11 +33,11 @@ from pipecat.utils.errors import ErrorCategory
 
 from pipelines.receptionist import replies
 from pipelines.receptionist.engine import Action, ClientFacts, ReceptionistEngine
+from pipelines.receptionist.replies import sentences
 from pipelines.receptionist.when import warm_up
 
 MODEL_NAME = "builtin/receptionist"
 _FALLBACK = f"{replies.DIDNT_CATCH} {replies.SAY_AGAIN}"
-_ABBREVIATION = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Mx|Prof|St)\.$")
 
 
 def offered_tools(context: LLMContext) -> frozenset[str]:
@@ -47,17 +46,6 @@ def offered_tools(context: LLMContext) -> frozenset[str]:
     if isinstance(tools, ToolsSchema):
         return frozenset(t.name for t in tools.standard_tools)
     return frozenset()
-
-
-def sentences(text: str) -> list[str]:
-    """Split a reply into sentences, each but the last keeping its trailing space."""
-    parts: list[str] = []
-    for piece in re.split(r"(?<=[.!?])\s+", text.strip()):
-        if parts and _ABBREVIATION.search(parts[-1]):
-            parts[-1] = f"{parts[-1]} {piece}"  # "Dr." does not end a sentence
-        elif piece:
-            parts.append(piece)
-    return [p + " " for p in parts[:-1]] + parts[-1:]
 
 
 class ReceptionistLLMService(LLMService):
