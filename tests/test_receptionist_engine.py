@@ -512,3 +512,18 @@ def test_a_courtesy_word_after_a_reply_heard_in_full_is_answered_as_before():
     conv.caller("Yes")
     conv.caller("Thanks")
     assert conv.last_said == f"You're welcome. {replies.ANYTHING_ELSE}"
+
+
+def test_a_name_or_a_bare_yes_to_two_offered_times_moves_the_call_on():
+    conv = Conversation(open_calendar(["13:30", "14:30", "16:00"]))
+    conv.caller("Can I come in Friday at 2 pm?")
+    sorry = ("Sorry, 2 PM isn't available on Friday, November 27. The closest times are "
+             "1:30 PM and 2:30 PM. Would one of those work?")
+    assert conv.last_said == sorry
+    conv.caller("My name is Ana Lopez")          # not the same reply word for word again
+    assert conv.last_said == f"Thanks, Ana. {sorry}"
+    conv.caller("Yes, please")                   # yes to which one?
+    assert conv.last_said == "Which time would you like, 1:30 PM or 2:30 PM?"
+    conv.caller("The second one")
+    assert conv.last_said == ("Let me confirm: Friday, November 27 at 2:30 PM, for Ana Lopez. "
+                              "Shall I book it?")

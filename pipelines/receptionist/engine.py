@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from pipelines.receptionist import replies
+from pipelines.receptionist.nlu import Understanding
 from pipelines.receptionist.replies import say_day
 from pipelines.receptionist.state import (
     BOOK,
@@ -217,12 +218,25 @@ class ReceptionistEngine:
             prefix = refusal or (None if u.understood else replies.DIDNT_CATCH)
             again = replies.SAY_AGAIN
         if prefix is None:
+            if step.tool_call is None and step.say and st.last_reply.endswith(step.say):
+                return self._move_on(st, u, step)
             return step
         # A tool call is not combined with speech: the reply would land in the context
         # after the tool result and hide it. Ask again instead; the next turn continues.
         if step.tool_call is not None:
             return _say(prefix if refusal else f"{prefix} {again}")
         return _say(f"{prefix} {step.say}")
+
+    @staticmethod
+    def _move_on(st: DialogueState, u: Understanding, step: Action) -> Action:
+        """The caller's turn left the request where it was: rather than the same reply word
+        for word, ask which of the offered times a bare "yes" meant, or thank them for
+        their name."""
+        if u.yes and st.expect == replies.ASK_TIME and len(st.offers) > 1:
+            return _say(replies.which_time([o.time for o in st.offers]))
+        if u.name:
+            return _say(f"Thanks, {replies.first_name(u.name)}. {step.say}")
+        return step
 
     def _progress(self, st: DialogueState, today: date) -> Action:
         """The next step towards a booking: ask, look up, read back, or book."""

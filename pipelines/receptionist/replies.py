@@ -141,6 +141,10 @@ def unavailable(wanted: time, day_text: str, nearest: list[time]) -> str:
             f"{closest} {say_times(nearest).replace(' or ', ' and ')}. {question}")
 
 
+def which_time(times: list[time]) -> str:
+    return f"Which time would you like, {say_times(times)}?"
+
+
 def closed(day_text: str) -> str:
     return f"Sorry, we're closed on {day_text}."
 

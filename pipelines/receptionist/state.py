@@ -73,7 +73,8 @@ class DialogueState:
     name: str | None = None
     slots: dict[date, DaySlots] = field(default_factory=dict)
     bookings: list[Booking] = field(default_factory=list)
-    # What the caller last heard us ask, and the times we offered in it.
+    # What the caller last heard us say and ask, and the times we offered in it.
+    last_reply: str = ""
     expect: str | None = None
     offers: tuple[Offer, ...] = ()
     pending_offers: tuple[Offer, ...] = ()  # from a tool result, not yet spoken
@@ -181,6 +182,7 @@ def replay(messages: Sequence[Any], today: date) -> DialogueState:
 def _heard(st: DialogueState, text: str) -> None:
     st.greeted = True
     st.last = "assistant"
+    st.last_reply = " ".join(text.split())
     st.expect = replies.prompt_kind(text)
     if st.pending_offers:
         st.offers, st.pending_offers = st.pending_offers, ()
