@@ -122,7 +122,7 @@ class ReceptionistEngine:
         if st.last == "tool":
             return self._after_tool(st, today)
         if st.last == "user":
-            missed = self._missed_reply(messages, st, now, tools)
+            missed = self._missed_reply(messages, st, now, today, tools)
             if missed:
                 return _say(missed)
             offered = BOOKING_TOOLS if tools is None else tools
@@ -134,7 +134,7 @@ class ReceptionistEngine:
     # --- caller turns ---------------------------------------------------------------------
 
     def _missed_reply(self, messages: Sequence[Any], st: DialogueState, now: datetime,
-                      tools: Collection[str] | None) -> str | None:
+                      today: date, tools: Collection[str] | None) -> str | None:
         """What the caller has not heard of our last reply, when their turn asks nothing new.
 
         A "yes, please" the VAD splits in two has its "please" cut off the read-back of
@@ -155,7 +155,6 @@ class ReceptionistEngine:
         reply = self.next_action(messages[:start], now, tools)
         if reply is None or reply.tool_call is not None or not reply.say:
             return None
-        today = now.astimezone(self._tz).date()
         if _moved(replay(messages[:end], today), st):
             return None  # e.g. the "yes" answered the read-back it heard: book
         said = " ".join(reply.say.split())
