@@ -1,44 +1,15 @@
-"""Secrets at rest: Fernet (AES-128-CBC + HMAC-SHA256) with keys from configuration.
-
-ENCRYPTION_KEY may list several keys, comma-separated: the first encrypts, every one
-decrypts, so keys can be rotated without re-encrypting first.
-"""
+"""Token hashes and comparisons; Sealer (secrets at rest) lives in db.sealing, re-exported
+here for the API's callers."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
-import json
 import secrets
-from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from db.sealing import Sealer
 
-
-class Sealer:
-    def __init__(self, keys: list[str]) -> None:
-        if not keys:
-            raise ValueError("at least one key is needed")
-        self._fernet = MultiFernet([Fernet(k.encode()) for k in keys])
-
-    @classmethod
-    def from_config(cls, value: str) -> Sealer:
-        return cls([k.strip() for k in value.split(",") if k.strip()])
-
-    @classmethod
-    def from_server_secret(cls, secret: str) -> Sealer:
-        # A generated server secret is not a Fernet key: derive one from it.
-        return cls([base64.urlsafe_b64encode(hashlib.sha256(secret.encode()).digest()).decode()])
-
-    def seal(self, value: dict[str, Any]) -> bytes:
-        return self._fernet.encrypt(json.dumps(value).encode())
-
-    def open(self, token: bytes) -> dict[str, Any]:
-        try:
-            return json.loads(self._fernet.decrypt(token))
-        except InvalidToken:
-            raise ValueError("cannot decrypt: wrong ENCRYPTION_KEY?") from None
+__all__ = ["Sealer", "new_token", "same", "token_hash"]
 
 
 def token_hash(token: str) -> str:

@@ -8,8 +8,7 @@ from typing import Any
 
 import asyncpg
 
-from api.crypto import Sealer
-from db import secrets
+from db.sealing import Sealer, server_sealer
 from frontdesk.settings import Settings
 
 log = logging.getLogger("frontdesk.api")
@@ -26,11 +25,8 @@ class ApiState:
     async def sealer(self) -> Sealer:
         if "sealer" not in self._lazy:
             configured = self.settings.secret("encryption_key")
-            if configured:
-                self._lazy["sealer"] = Sealer.from_config(configured)
-            else:
+            if not configured:
                 log.warning("ENCRYPTION_KEY is not set: calendar credentials are encrypted"
                             " with a key kept in the database. Set it in production.")
-                secret = await secrets.get_or_create(self.pool, "encryption")
-                self._lazy["sealer"] = Sealer.from_server_secret(secret)
+            self._lazy["sealer"] = await server_sealer(self.pool, configured)
         return self._lazy["sealer"]

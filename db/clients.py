@@ -75,6 +75,12 @@ async def count(db: Executor) -> int:
 # --- owner-scoped access (the management API) ------------------------------------------------
 # Every function takes the owner: another tenant's client is simply not found.
 
+def owned_by(param: int, table: str = "clients") -> str:
+    """The condition "``table`` (a clients row) belongs to the owner in parameter ``param``",
+    for queries that join clients to reach rows across all of an owner's clients."""
+    return f"{table}.owner_id = ${param}"
+
+
 # Columns an owner may change; balance_seconds and owner_id are deliberately absent.
 OWNER_WRITABLE = frozenset(_WRITABLE) - {"owner_id", "balance_seconds", "settings"}
 

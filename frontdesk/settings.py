@@ -162,3 +162,21 @@ class Settings(BaseSettings):
                              " python -c 'from cryptography.fernet import Fernet;"
                              " print(Fernet.generate_key().decode())'") from None
         return v
+
+    # --- Calendars: Google Calendar and Microsoft 365 as the calendar of record ------------
+    google_calendar_api_url: str = "https://www.googleapis.com/calendar/v3"
+    microsoft_client_id: str | None = None
+    microsoft_client_secret: SecretStr | None = Field(None, repr=False)
+    microsoft_tenant: str = "common"  # a tenant GUID or domain, common, organizations, consumers
+    microsoft_login_url: str = "https://login.microsoftonline.com"
+    microsoft_graph_url: str = "https://graph.microsoft.com/v1.0"
+    calendar_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    integrations_stub_mode: bool = False
+
+    @field_validator("google_calendar_api_url", "microsoft_login_url", "microsoft_graph_url")
+    @classmethod
+    def _base_url(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL")
+        return v.rstrip("/")

@@ -1,13 +1,14 @@
-"""Calendar tools: free slots and bookings on the client's own calendar, in its time zone.
+"""Calendar tools: free slots and bookings on the client's calendar of record, in its zone.
 
 Dates and times the LLM sends and receives are the client's local wall-clock time;
-the database stores UTC instants. ``now`` is a parameter so tests can freeze it.
+the database stores UTC instants. ``now`` is a parameter so tests can freeze it. The
+calendar itself (built-in, Google, Microsoft 365) is behind tools.calendars.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from datetime import date as Date
 from datetime import time as Time
 from typing import Any
@@ -15,18 +16,22 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
-from db import appointments, contacts
-from db.clients import Client
-from db.pool import Executor
+from db import appointments
+from db.appointments import Actor
+from tools.calendars import CalendarUnavailable, bookings, open_calendar
+from tools.calendars.slots import day_slots, free_slots, next_open, opening_hours
 from tools.context import ToolContext
 
-_WEEKDAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+__all__ = ["ToolError", "book_appointment", "cancel_appointment", "day_slots",
+           "find_appointments", "free_slots", "get_available_slots", "normalize_phone",
+           "opening_hours", "parse_date", "parse_time", "reschedule_appointment"]
+
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME_RE = re.compile(r"(\d{1,2}):(\d{2})")
-_LOOKAHEAD_DAYS = 14  # how far "next open day" alternatives search
-_MAX_ALTERNATIVES = 3
 _MAX_NAME = 100
+UNREACHABLE = ("The calendar cannot be reached right now, so nothing was changed. Tell the "
+               "caller, and offer to take a message with the time they wanted.")
 
 
 class ToolError(Exception):
@@ -81,77 +86,27 @@ def _caller_phone(ctx: ToolContext) -> str:
         raise ToolError("phone is required: the caller's number is unknown, ask for it") from None
 
 
-# --- slots -----------------------------------------------------------------------------------
+# --- shaping ---------------------------------------------------------------------------------
 
-def _minutes(hhmm: str) -> int:
-    hours, minutes = (int(part) for part in hhmm.split(":"))
-    total = hours * 60 + minutes
-    if not (0 <= minutes < 60 and 0 <= total <= 24 * 60):
-        raise ValueError(hhmm)
-    return total
-
-
-def opening_hours(client: Client, day: Date) -> tuple[int, int] | None:
-    """(open, close) in minutes after local midnight, or None when closed that day."""
-    hours = (client.business_hours or {}).get(_WEEKDAY_KEYS[day.weekday()])
-    try:
-        opens, closes = (_minutes(h) for h in hours)
-    except (TypeError, ValueError):
-        return None  # a missing or malformed entry means closed, not a crashed call
-    return (opens, closes) if opens < closes else None
-
-
-def day_slots(client: Client, day: Date) -> list[datetime]:
-    """Every slot start on `day`, booked or not, as aware datetimes in the client's zone."""
-    hours = opening_hours(client, day)
-    if hours is None:
-        return []
-    tz = ZoneInfo(client.timezone)
-    slots = []
-    for minute in range(hours[0], hours[1] - client.slot_minutes + 1, client.slot_minutes):
-        local = datetime.combine(day, Time(minute // 60, minute % 60), tzinfo=tz)
-        # A spring-forward gap removes some wall-clock times; they do not round-trip.
-        if local.astimezone(UTC).astimezone(tz).replace(tzinfo=None) == local.replace(tzinfo=None):
-            slots.append(local)
-    return slots
-
-
-async def free_slots(db: Executor, client: Client, day: Date, now: datetime) -> list[datetime]:
-    """Slot starts on `day` that are in the future and overlap no booked appointment."""
-    slots = [s for s in day_slots(client, day) if s > now]
-    if not slots:
-        return []
-    length = timedelta(minutes=client.slot_minutes)
-    booked = await appointments.booked_between(db, client.id, slots[0], slots[-1] + length)
-    # Overlap rather than equality, so bookings made under another slot length still block.
-    return [s for s in slots
-            if not any(b.starts_at < s + length and s < b.ends_at for b in booked)]
+def _local(ctx: ToolContext, instant: datetime) -> datetime:
+    return instant.astimezone(ZoneInfo(ctx.client.timezone))
 
 
 def _slot(local: datetime) -> dict[str, str]:
     return {"date": local.date().isoformat(), "time": local.strftime("%H:%M")}
 
 
-async def _next_open(ctx: ToolContext, after: Date, now: datetime) -> list[dict[str, str]]:
-    """The first free slots of the next day that has any, within the look-ahead."""
-    today = now.astimezone(ZoneInfo(ctx.client.timezone)).date()
-    day = max(after + timedelta(days=1), today)
-    for _ in range(_LOOKAHEAD_DAYS):
-        free = await free_slots(ctx.pool, ctx.client, day, now)
-        if free:
-            return [_slot(s) for s in free[:_MAX_ALTERNATIVES]]
-        day += timedelta(days=1)
-    return []
+def _when(ctx: ToolContext, instant: datetime) -> dict[str, str]:
+    local = _local(ctx, instant)
+    return {**_slot(local), "weekday": _WEEKDAY_NAMES[local.weekday()]}
 
 
-async def _alternatives(ctx: ToolContext, day: Date, wanted: datetime,
-                        now: datetime) -> list[dict[str, str]]:
-    """Up to three free slots nearest `wanted` that day, else the next open day's first ones."""
-    free = await free_slots(ctx.pool, ctx.client, day, now)
-    if not free:
-        return await _next_open(ctx, day, now)
-    nearest = sorted(free, key=lambda s: (abs(s - wanted), s))[:_MAX_ALTERNATIVES]
-    return [_slot(s) for s in sorted(nearest)]
+def _unreachable(refused: dict[str, Any], exc: CalendarUnavailable) -> dict[str, Any]:
+    return {**refused, "reason": "calendar_unreachable", "message": UNREACHABLE}
+
+
+def _actor(ctx: ToolContext) -> Actor:
+    return Actor("agent", conversation_id=ctx.conversation_id)
 
 
 # --- tools -----------------------------------------------------------------------------------
@@ -163,13 +118,18 @@ async def get_available_slots(ctx: ToolContext, date: str, *,
     now = now or datetime.now(UTC)
     result: dict[str, Any] = {"date": day.isoformat(), "weekday": _WEEKDAY_NAMES[day.weekday()],
                               "timezone": ctx.client.timezone}
-    if opening_hours(ctx.client, day) is None:
-        result.update(slots=[], closed=True)
-    else:
-        free = await free_slots(ctx.pool, ctx.client, day, now)
-        result["slots"] = [s.strftime("%H:%M") for s in free]
-    if not result["slots"]:
-        result["next_available"] = await _next_open(ctx, day, now)
+    try:
+        async with open_calendar(ctx.pool, ctx.settings, ctx.client) as calendar:
+            if opening_hours(ctx.client, day) is None:
+                result.update(slots=[], closed=True)
+            else:
+                free = await free_slots(ctx.pool, ctx.client, day, now, calendar)
+                result["slots"] = [s.strftime("%H:%M") for s in free]
+            if not result["slots"]:
+                later = await next_open(ctx.pool, calendar, ctx.client, day, now)
+                result["next_available"] = [_slot(_local(ctx, s)) for s in later]
+    except CalendarUnavailable as exc:
+        return _unreachable({**result, "slots": []}, exc)
     return result
 
 
@@ -181,51 +141,90 @@ async def book_appointment(ctx: ToolContext, date: str, time: str, name: str,
     name = _clean_name(name)
     phone = normalize_phone(phone) if phone else _caller_phone(ctx)
     now = now or datetime.now(UTC)
-    client = ctx.client
-    starts = datetime.combine(day, at, tzinfo=ZoneInfo(client.timezone))
+    starts = datetime.combine(day, at, tzinfo=ZoneInfo(ctx.client.timezone))
     refused = {"booked": False, "date": day.isoformat(), "time": at.strftime("%H:%M")}
-
-    if starts <= now:
-        return {**refused, "reason": "in_past",
-                "alternatives": await _alternatives(ctx, day, starts, now)}
-    if opening_hours(client, day) is None:
-        return {**refused, "reason": "closed", "alternatives": await _next_open(ctx, day, now)}
-    if starts not in day_slots(client, day):  # misaligned or outside opening hours
-        return {**refused, "reason": "outside_hours",
-                "alternatives": await _alternatives(ctx, day, starts, now)}
-
     try:
-        async with ctx.pool.acquire() as conn, conn.transaction():
-            booking = await appointments.insert(
-                conn, client_id=client.id, conversation_id=ctx.conversation_id,
-                contact_id=ctx.contact_id, name=name, phone=phone, starts_at=starts,
-                ends_at=starts + timedelta(minutes=client.slot_minutes))
-            if ctx.contact_id is not None:
-                await contacts.set_name_if_missing(conn, ctx.contact_id, name)
-    except appointments.SlotTaken:
-        # No read-then-write check before the insert: the unique index is the only arbiter,
-        # so two calls racing for one slot cannot both win.
-        return {**refused, "reason": "slot_taken",
-                "alternatives": await _alternatives(ctx, day, starts, now)}
+        async with open_calendar(ctx.pool, ctx.settings, ctx.client) as calendar:
+            # No read-then-write check of our own table before the insert: its unique index
+            # is the only arbiter, so two calls racing for one slot cannot both win.
+            booking = await bookings.book(ctx.pool, calendar, ctx.client, starts=starts,
+                                          name=name, phone=phone, by=_actor(ctx), now=now,
+                                          contact_id=ctx.contact_id)
+    except bookings.Refused as r:
+        return {**refused, "reason": r.reason,
+                "alternatives": [_slot(_local(ctx, s)) for s in r.alternatives]}
+    except CalendarUnavailable as exc:
+        return _unreachable(refused, exc)
     return {"booked": True, "appointment_id": booking.id, "date": day.isoformat(),
             "weekday": _WEEKDAY_NAMES[day.weekday()], "time": at.strftime("%H:%M"),
             "name": name, "phone": phone}
+
+
+async def find_appointments(ctx: ToolContext, *,
+                            now: datetime | None = None) -> dict[str, Any]:
+    """The caller's own upcoming appointments, matched by the number they call from."""
+    try:
+        phone = normalize_phone(ctx.caller_phone)
+    except ToolError:
+        raise ToolError("the caller's number is withheld or unknown, so their bookings cannot"
+                        " be looked up on this call") from None
+    found = await appointments.upcoming_for_phone(ctx.pool, ctx.client.id, phone,
+                                                  now or datetime.now(UTC))
+    return {"appointments": [{"appointment_id": a.id, **_when(ctx, a.starts_at), "name": a.name}
+                             for a in found]}
+
+
+async def _own_booking(ctx: ToolContext, appointment_id: int) -> appointments.Appointment | None:
+    booking = await appointments.get(ctx.pool, ctx.client.id, appointment_id)
+    if booking is None or booking.status != "booked" or not _belongs_to_caller(ctx, booking):
+        return None  # someone else's booking looks exactly like a missing one
+    return booking
 
 
 async def cancel_appointment(ctx: ToolContext, appointment_id: int, *,
                              now: datetime | None = None) -> dict[str, Any]:
     """Cancel one of this caller's own upcoming appointments with this client."""
     now = now or datetime.now(UTC)
-    booking = await appointments.get(ctx.pool, ctx.client.id, appointment_id)
-    if booking is None or booking.status != "booked" or not _belongs_to_caller(ctx, booking):
-        # Someone else's booking looks exactly like a missing one.
-        return {"cancelled": False, "reason": "not_found", "appointment_id": appointment_id}
+    refused = {"cancelled": False, "appointment_id": appointment_id}
+    booking = await _own_booking(ctx, appointment_id)
+    if booking is None:
+        return {**refused, "reason": "not_found"}
     if booking.starts_at <= now:
-        return {"cancelled": False, "reason": "in_past", "appointment_id": appointment_id}
-    if await appointments.cancel(ctx.pool, ctx.client.id, appointment_id) is None:
-        return {"cancelled": False, "reason": "not_found", "appointment_id": appointment_id}
-    local = booking.starts_at.astimezone(ZoneInfo(ctx.client.timezone))
-    return {"cancelled": True, "appointment_id": appointment_id, **_slot(local)}
+        return {**refused, "reason": "in_past"}
+    try:
+        async with open_calendar(ctx.pool, ctx.settings, ctx.client) as calendar:
+            await bookings.cancel(ctx.pool, calendar, ctx.client, booking, by=_actor(ctx),
+                                  reason="cancelled by the caller")
+    except bookings.Refused as r:
+        return {**refused, "reason": r.reason}
+    except CalendarUnavailable as exc:
+        return _unreachable(refused, exc)
+    return {"cancelled": True, "appointment_id": appointment_id,
+            **_slot(_local(ctx, booking.starts_at))}
+
+
+async def reschedule_appointment(ctx: ToolContext, appointment_id: int, date: str, time: str,
+                                 *, now: datetime | None = None) -> dict[str, Any]:
+    """Move one of this caller's own upcoming appointments to another free slot."""
+    day, at = parse_date(date), parse_time(time)
+    now = now or datetime.now(UTC)
+    starts = datetime.combine(day, at, tzinfo=ZoneInfo(ctx.client.timezone))
+    refused = {"rescheduled": False, "appointment_id": appointment_id,
+               "date": day.isoformat(), "time": at.strftime("%H:%M")}
+    booking = await _own_booking(ctx, appointment_id)
+    if booking is None:
+        return {**refused, "reason": "not_found"}
+    try:
+        async with open_calendar(ctx.pool, ctx.settings, ctx.client) as calendar:
+            moved = await bookings.change(ctx.pool, calendar, ctx.client, booking,
+                                          by=_actor(ctx), now=now, starts=starts)
+    except bookings.Refused as r:
+        return {**refused, "reason": r.reason,
+                "alternatives": [_slot(_local(ctx, s)) for s in r.alternatives]}
+    except CalendarUnavailable as exc:
+        return _unreachable(refused, exc)
+    return {"rescheduled": True, "appointment_id": moved.id, **_when(ctx, moved.starts_at),
+            "previous": _slot(_local(ctx, booking.starts_at))}
 
 
 def _belongs_to_caller(ctx: ToolContext, booking: appointments.Appointment) -> bool:

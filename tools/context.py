@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import asyncpg
 
 from db.clients import Client
+
+if TYPE_CHECKING:
+    from frontdesk.settings import Settings
 
 
 class CallControl(Protocol):
@@ -34,3 +37,6 @@ class ToolContext:
     caller_phone: str
     contact_id: int | None = None
     call: CallControl | None = None
+    # How to reach the client's calendar of record (Google, Microsoft 365); without it only
+    # the built-in calendar can be used.
+    settings: Settings | None = None

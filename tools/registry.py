@@ -73,6 +73,35 @@ TOOLS: dict[str, Tool] = {t.name: t for t in (
         unavailable=_CALENDAR_DOWN,
     ),
     Tool(
+        name="find_appointments",
+        description="List the caller's own upcoming appointments (matched by the number "
+                    "they are calling from), with each appointment_id. Call it before "
+                    "cancelling or moving a booking; when there are several, ask the caller "
+                    "which one, and confirm before acting.",
+        properties={},
+        required=[],
+        handler=calendar.find_appointments,
+        unavailable=_CALENDAR_DOWN,
+    ),
+    Tool(
+        name="reschedule_appointment",
+        description="Move one of the caller's own upcoming appointments to another free "
+                    "slot, after confirming the new date and time with them. The old time "
+                    "is kept unless the new one is booked. If it returns rescheduled=false, "
+                    "tell the caller the reason and offer the returned alternatives.",
+        properties={
+            "appointment_id": {"type": "integer",
+                               "description": "The appointment's id, from find_appointments."},
+            "date": _DATE,
+            "time": {"type": "string",
+                     "description": "New start time, business's local time, HH:MM 24-hour. "
+                                    "Use a time from get_available_slots."},
+        },
+        required=["appointment_id", "date", "time"],
+        handler=calendar.reschedule_appointment,
+        unavailable=_CALENDAR_DOWN,
+    ),
+    Tool(
         name="end_call",
         description="Hang up the phone. Call it only after you have said goodbye and the "
                     "caller needs nothing else.",

@@ -131,7 +131,8 @@ class CallSession:
         tool_ctx = ToolContext(pool=self._pool, client=self.client,
                                conversation_id=self.conversation_id,
                                caller_phone=self.id.conversation.caller_phone,
-                               contact_id=self.id.conversation.contact_id, call=self)
+                               contact_id=self.id.conversation.contact_id, call=self,
+                               settings=self._settings)
         settings = self.client.settings
         options = CallOptions(
             greeting=self.client.initial_greeting,
