@@ -30,6 +30,7 @@ from api.state import ApiState
 from api.validation import CleanStr, Id, clean_json, clean_text, scrub
 from db import calendar_credentials, clients
 from db.calendar_credentials import CalendarCredential
+from db.clients import Client
 
 router = APIRouter(tags=["calendar"])
 
@@ -39,20 +40,42 @@ Write = Annotated[Principal, Depends(require("write:calendar"))]
 
 class CalendarStatus(BaseModel):
     connected: bool = Field(examples=[True])
+    provider: Literal["google", "microsoft"] | None = Field(None, examples=["google"])
     kind: Literal["oauth", "service_account"] | None = Field(None, examples=["oauth"])
     account_email: str | None = Field(None, examples=["owner@example.com"])
     scopes: list[str] = Field(default_factory=list,
                               examples=[["https://www.googleapis.com/auth/calendar"]])
+    calendar_id: str | None = Field(None, examples=["primary"],
+                                    description="The client's calendar_id (default primary)")
+    calendar_of_record: Literal["builtin", "google", "microsoft"] = Field(
+        examples=["google"], description="Where the agent reads free/busy and writes bookings")
     connected_at: datetime | None = None
     updated_at: datetime | None = None
+    last_used_at: datetime | None = Field(None, description="Last successful call to it")
+    needs_reauthorization: bool = Field(
+        False, examples=[False], description="The provider refused a token refresh: connect"
+                                             " the calendar again")
+    reauthorization_required_at: datetime | None = None
+    last_error: str | None = Field(None, examples=[None])
+    fallback_available: bool = Field(
+        examples=[False], description="True when bookings are taken without an external "
+        "calendar (the built-in one is the calendar of record). With Google or Microsoft "
+        "connected it is false: when that calendar cannot be reached the agent books nothing"
+        " and offers to take a message.")
 
     @classmethod
-    def of(cls, cred: CalendarCredential | None) -> CalendarStatus:
+    def of(cls, cred: CalendarCredential | None, client: Client) -> CalendarStatus:
         if cred is None:
-            return cls(connected=False)
-        return cls(connected=True, kind=cred.kind, account_email=cred.account_email,
-                   scopes=cred.scopes, connected_at=cred.created_at,
-                   updated_at=cred.updated_at)
+            return cls(connected=False, calendar_of_record="builtin", fallback_available=True,
+                       calendar_id=client.calendar_id)
+        return cls(connected=True, provider=cred.provider, kind=cred.kind,
+                   account_email=cred.account_email, scopes=cred.scopes,
+                   calendar_id=client.calendar_id, calendar_of_record=cred.provider,
+                   connected_at=cred.created_at, updated_at=cred.updated_at,
+                   last_used_at=cred.last_used_at,
+                   needs_reauthorization=cred.needs_reauthorization,
+                   reauthorization_required_at=cred.reauthorization_required_at,
+                   last_error=cred.last_error, fallback_available=False)
 
 
 class ServiceAccountIn(BaseModel):
@@ -92,11 +115,15 @@ class ServiceAccountIn(BaseModel):
 
 
 @router.get("/clients/{client_id}/calendar", response_model=CalendarStatus,
-            summary="Is a calendar connected? (scope read:calendar)",
+            summary="Is a calendar connected, and is it healthy? (scope read:calendar)",
+            responses=responses(401, 403, 404, 429))
+@router.get("/clients/{client_id}/calendar/status", response_model=CalendarStatus,
+            summary="Is a calendar connected, and is it healthy? (scope read:calendar)",
             responses=responses(401, 403, 404, 429))
 async def calendar_status(client_id: Id, request: Request, principal: Read) -> CalendarStatus:
-    await load_client(request, principal, client_id)
-    return CalendarStatus.of(await calendar_credentials.get(request.state.api.pool, client_id))
+    client = await load_client(request, principal, client_id)
+    return CalendarStatus.of(await calendar_credentials.get(request.state.api.pool, client_id),
+                             client)
 
 
 @router.post("/clients/{client_id}/calendar/oauth/initiate", response_model=AuthorizationOut,
@@ -140,9 +167,10 @@ async def calendar_oauth_callback(request: Request, state: QueryText = None,
                                        callback_path=google.CALENDAR_CALLBACK)
         await _store_oauth(api, client_id, tokens)
     except ApiError as exc:
-        return _page(api, {"status": "error", "error": exc.error_code, "detail": exc.detail},
-                     400)
-    return _page(api, {"status": "connected", "client_id": client_id}, 200)
+        return popup_page(api, {"status": "error", "error": exc.error_code,
+                                "detail": exc.detail, "provider": "google"}, 400)
+    return popup_page(api, {"status": "connected", "client_id": client_id,
+                            "provider": "google"}, 200)
 
 
 async def _store_oauth(api: ApiState, client_id: int, tokens: dict[str, Any]) -> None:
@@ -166,11 +194,11 @@ async def _store_oauth(api: ApiState, client_id: int, tokens: dict[str, Any]) ->
 _SCRIPT = ("const r=JSON.parse(document.getElementById('result').textContent);"
            "if(window.opener){for(const o of r.origins){try{window.opener.postMessage("
            "{source:'frontdesk',type:'calendar_oauth',status:r.status,client_id:r.client_id,"
-           "error:r.error},o)}catch(e){}}}setTimeout(()=>window.close(),100);")
+           "error:r.error,provider:r.provider},o)}catch(e){}}}setTimeout(()=>window.close(),100);")
 _SCRIPT_HASH = base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
 
 
-def _page(api: ApiState, result: dict[str, Any], status: int) -> HTMLResponse:
+def popup_page(api: ApiState, result: dict[str, Any], status: int) -> HTMLResponse:
     parts = urlsplit(api.settings.public_url)
     targets = sorted({f"{parts.scheme}://{parts.netloc}", *origins(api.settings)})
     data = json.dumps(clean_json({**result, "origins": targets})).replace("<", "\\u003c")
@@ -184,12 +212,15 @@ def _page(api: ApiState, result: dict[str, Any], status: int) -> HTMLResponse:
         "Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 
-@router.put("/clients/{client_id}/calendar/service-account", response_model=CalendarStatus,
-            summary="Upload a Google service-account key file (scope write:calendar)",
-            responses=responses(401, 403, 404, 422, 429))
-async def upload_service_account(client_id: Id, body: ServiceAccountIn, request: Request,
-                                 principal: Write) -> CalendarStatus:
-    await load_client(request, principal, client_id)
+class ServiceAccountUpload(BaseModel):
+    """The key file as one JSON string (the FrontDesk API's shape)."""
+    model_config = ConfigDict(extra="forbid")
+    service_account_json: str = Field(min_length=2, max_length=20_000, examples=[
+        '{"type": "service_account", "project_id": "my-project", ...}'])
+
+
+async def _store_service_account(request: Request, client: Client,
+                                 body: ServiceAccountIn) -> CalendarStatus:
     api: ApiState = request.state.api
     try:
         key_file = clean_json(body.model_dump())
@@ -197,21 +228,53 @@ async def upload_service_account(client_id: Id, body: ServiceAccountIn, request:
         raise ApiError(422, [{"field": "body", "message": "invalid text"}]) from None
     sealer = await api.sealer()
     cred = await calendar_credentials.upsert(
-        api.pool, client_id=client_id, kind="service_account", account_email=body.client_email,
+        api.pool, client_id=client.id, kind="service_account", account_email=body.client_email,
         scopes=["https://www.googleapis.com/auth/calendar"], ciphertext=sealer.seal(key_file))
-    return CalendarStatus.of(cred)
+    return CalendarStatus.of(cred, client)
+
+
+@router.put("/clients/{client_id}/calendar/service-account", response_model=CalendarStatus,
+            summary="Upload a Google service-account key file (scope write:calendar)",
+            responses=responses(401, 403, 404, 422, 429))
+async def upload_service_account(client_id: Id, body: ServiceAccountIn, request: Request,
+                                 principal: Write) -> CalendarStatus:
+    client = await load_client(request, principal, client_id)
+    return await _store_service_account(request, client, body)
+
+
+@router.post("/clients/{client_id}/calendar/service-account", response_model=CalendarStatus,
+             summary="Upload a Google service-account key file as a JSON string"
+                     " (scope write:calendar)", responses=responses(401, 403, 404, 422, 429))
+async def post_service_account(client_id: Id, body: ServiceAccountUpload, request: Request,
+                               principal: Write) -> CalendarStatus:
+    client = await load_client(request, principal, client_id)
+    try:
+        parsed = json.loads(body.service_account_json)
+        key_file = ServiceAccountIn.model_validate(parsed)
+    except ValueError as exc:  # invalid JSON, or a key file that is not one (ValidationError)
+        errors = getattr(exc, "errors", None)
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors()] \
+            if callable(errors) else ["not valid JSON"]
+        raise ApiError(422, [{"field": "service_account_json", "message": p}
+                             for p in problems]) from None
+    return await _store_service_account(request, client, key_file)
 
 
 @router.delete("/clients/{client_id}/calendar", status_code=204, response_class=Response,
                summary="Disconnect the calendar and forget its credentials"
                        " (scope write:calendar)", responses=responses(401, 403, 404, 429))
+@router.delete("/clients/{client_id}/calendar/credentials", status_code=204,
+               response_class=Response, summary="Disconnect the calendar and forget its"
+               " credentials (scope write:calendar)", responses=responses(401, 403, 404, 429))
 async def revoke_calendar(client_id: Id, request: Request, principal: Write) -> Response:
     await load_client(request, principal, client_id)
     api: ApiState = request.state.api
     cred = await calendar_credentials.delete(api.pool, client_id)
     if cred is None:
         raise ApiError(404, "no calendar is connected")
-    if cred.kind == "oauth":
+    # Microsoft's identity platform has no revocation endpoint: forgetting the tokens is
+    # the disconnect (the README says where the owner removes the app's consent).
+    if cred.kind == "oauth" and cred.provider == "google":
         try:
             secret = (await api.sealer()).open(cred.ciphertext)
         except ValueError:

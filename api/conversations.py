@@ -16,7 +16,7 @@ from api.auth import Principal, require
 from api.clients import load as load_client
 from api.errors import ApiError, responses
 from api.validation import CleanStr, Id
-from db import conversations
+from db import appointments, conversations
 from db.conversations import Conversation, ConversationFilter
 
 router = APIRouter(prefix="/clients/{client_id}/conversations", tags=["conversations"])
@@ -56,22 +56,44 @@ class ConversationSummary(BaseModel):
         return cls(**fields, turns=len(c.transcript))
 
 
+class AppointmentChangeOut(BaseModel):
+    """What the call did to an appointment."""
+    appointment_id: int = Field(examples=[12])
+    action: str = Field(examples=["booked"], description="booked, rescheduled or cancelled")
+    starts_at: datetime | None = Field(description="The time booked or moved to")
+    previous_starts_at: datetime | None = Field(description="The time moved from, or cancelled")
+    at: datetime
+
+
 class ConversationOut(ConversationSummary):
     transcript: list[Turn]
     providers: dict[str, Any] = Field(examples=[{"stt": "local/whisper-tiny.en",
                                                  "llm": "builtin/receptionist"}])
     provider_fallbacks: list[dict[str, Any]]
+    transferred_to: str | None = Field(None, examples=["+14155550199"])
+    turn_metrics: list[dict[str, Any]] = Field(
+        default_factory=list, description="Per agent turn: latency from the caller's last word"
+        " to the agent's first audio, and its breakdown by stage (ms)")
+    appointments: list[AppointmentChangeOut] = Field(
+        default_factory=list, description="Appointments this call booked, moved or cancelled")
 
     @classmethod
-    def of(cls, c: Conversation) -> ConversationOut:  # type: ignore[override]
+    def of(cls, c: Conversation,  # type: ignore[override]
+           changes: list[appointments.Change] | None = None) -> ConversationOut:
         base = ConversationSummary.of(c).model_dump()
         turns = [Turn(role=str(t.get("role", "")), content=str(t.get("content", "")),
                       timestamp=None if t.get("timestamp") is None else str(t["timestamp"]),
                       interrupted=None if t.get("interrupted") is None
                       else bool(t["interrupted"]))
                  for t in c.transcript if isinstance(t, dict)]
+        done = [AppointmentChangeOut(appointment_id=ch.appointment_id, action=ch.action,
+                                     starts_at=ch.new_starts_at,
+                                     previous_starts_at=ch.old_starts_at, at=ch.created_at)
+                for ch in changes or []]
         return cls(**base, transcript=turns, providers=c.providers,
-                   provider_fallbacks=c.provider_fallbacks)
+                   provider_fallbacks=c.provider_fallbacks, transferred_to=c.transferred_to,
+                   turn_metrics=[m for m in c.turn_metrics if isinstance(m, dict)],
+                   appointments=done)
 
 
 class ConversationList(BaseModel):
@@ -179,7 +201,8 @@ async def get_conversation(client_id: Id, conversation_id: Id, request: Request,
                                               conversation_id)
     if conv is None:
         raise ApiError(404, "conversation not found")
-    return ConversationOut.of(conv)
+    changes = await appointments.changes_in_conversation(request.state.api.pool, conv.id)
+    return ConversationOut.of(conv, changes)
 
 
 @router.delete("/{conversation_id}", status_code=204, response_class=Response,

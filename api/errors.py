@@ -27,12 +27,14 @@ _CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_f
 
 class ApiError(Exception):
     def __init__(self, status_code: int, detail: str | list[dict[str, str]],
-                 error_code: str | None = None, headers: dict[str, str] | None = None) -> None:
+                 error_code: str | None = None, headers: dict[str, str] | None = None,
+                 extra: dict[str, Any] | None = None) -> None:
         super().__init__(str(detail))
         self.status_code = status_code
         self.detail = detail
         self.error_code = error_code or _CODES.get(status_code, "error")
         self.headers = headers
+        self.extra = extra  # fields a route documents beside the three (e.g. alternatives)
 
 
 class FieldError(BaseModel):
@@ -40,11 +42,20 @@ class FieldError(BaseModel):
     message: str = Field(examples=["not a valid E.164 phone number"])
 
 
+class SlotRef(BaseModel):
+    date: str = Field(examples=["2026-11-26"], description="The client's local date")
+    time: str = Field(examples=["15:00"], description="The client's local time, HH:MM")
+    starts_at: str = Field(examples=["2026-11-26T20:00:00Z"])
+
+
 class ErrorOut(BaseModel):
     """Every error the API returns."""
     detail: str | list[FieldError] = Field(examples=["client not found"])
     error_code: str = Field(examples=["not_found"])
     correlation_id: str = Field(examples=["4f1c2a9e0b7d4e5f8a6b3c2d1e0f9a8b"])
+    alternatives: list[SlotRef] | None = Field(
+        None, description="Only when a slot was refused (409 slot_taken, 422 starts_at):"
+                          " free slots near the one asked for")
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -58,9 +69,10 @@ def correlation_id(request: Request) -> str:
 
 
 def error_response(request: Request, status: int, detail: object, code: str | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+                   headers: dict[str, str] | None = None,
+                   extra: dict[str, Any] | None = None) -> JSONResponse:
     return JSONResponse(
-        {"detail": detail, "error_code": code or _CODES.get(status, "error"),
+        {**(extra or {}), "detail": detail, "error_code": code or _CODES.get(status, "error"),
          "correlation_id": correlation_id(request)}, status_code=status, headers=headers)
 
 
@@ -112,7 +124,8 @@ def _field(loc: tuple[Any, ...]) -> str:
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(request, exc.status_code, exc.detail, exc.error_code, exc.headers)
+        return error_response(request, exc.status_code, exc.detail, exc.error_code, exc.headers,
+                              exc.extra)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -9,12 +9,15 @@ from api import (
     admin,
     agent_settings,
     api_keys,
+    appointments,
     auth_routes,
     calendar,
+    calendar_events,
     clients,
     contacts,
     conversations,
     google_login,
+    microsoft,
 )
 from api.errors import responses
 
@@ -25,7 +28,9 @@ TAGS = [
     {"name": "agent settings", "description": "Per-client tunables the call pipeline reads."},
     {"name": "contacts", "description": "People a client talks to."},
     {"name": "conversations", "description": "Calls with transcripts; CSV export."},
-    {"name": "calendar", "description": "Calendar credentials, encrypted at rest."},
+    {"name": "calendar", "description": "Calendar credentials, encrypted at rest: Google "
+     "Calendar or Microsoft 365 as the calendar of record."},
+    {"name": "appointments", "description": "Bookings by the agent and by staff, free slots."},
     {"name": "API keys", "description": "Scoped keys for integrations (Bearer or X-API-Key)."},
     {"name": "monitoring", "description": "Calls in progress."},
     {"name": "admin", "description": "Operator actions."},
@@ -37,6 +42,7 @@ def router() -> APIRouter:
     # (otherwise FastAPI documents its own 422 body, which this API never sends).
     api = APIRouter(prefix="/api", responses=responses(422, 500))
     for module in (auth_routes, google_login, clients, agent_settings, contacts,
-                   conversations, calendar, api_keys, active_calls, admin):
+                   conversations, calendar, microsoft, calendar_events, appointments, api_keys,
+                   active_calls, admin):
         api.include_router(module.router)
     return api

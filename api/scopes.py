@@ -12,6 +12,8 @@ SCOPES: dict[str, str] = {
     "read:calendar": "Read calendar connection status",
     "write:calendar": "Connect, upload and revoke calendar credentials",
     "read:calls": "See calls in progress",
+    "read:appointments": "List and read appointments and free slots",
+    "write:appointments": "Book, change, reschedule and cancel appointments",
     "manage:api_keys": "Create, list, rotate and revoke API keys (within the key's own scopes)",
 }
 ALL = frozenset(SCOPES)

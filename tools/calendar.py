@@ -19,7 +19,7 @@ import phonenumbers
 from db import appointments
 from db.appointments import Actor
 from tools.calendars import CalendarUnavailable, bookings, open_calendar
-from tools.calendars.slots import day_slots, free_slots, next_open, opening_hours
+from tools.calendars.slots import availability, day_slots, free_slots, opening_hours
 from tools.context import ToolContext
 
 __all__ = ["ToolError", "book_appointment", "cancel_appointment", "day_slots",
@@ -120,16 +120,14 @@ async def get_available_slots(ctx: ToolContext, date: str, *,
                               "timezone": ctx.client.timezone}
     try:
         async with open_calendar(ctx.pool, ctx.settings, ctx.client) as calendar:
-            if opening_hours(ctx.client, day) is None:
-                result.update(slots=[], closed=True)
-            else:
-                free = await free_slots(ctx.pool, ctx.client, day, now, calendar)
-                result["slots"] = [s.strftime("%H:%M") for s in free]
-            if not result["slots"]:
-                later = await next_open(ctx.pool, calendar, ctx.client, day, now)
-                result["next_available"] = [_slot(_local(ctx, s)) for s in later]
+            found = await availability(ctx.pool, calendar, ctx.client, day, now)
     except CalendarUnavailable as exc:
         return _unreachable({**result, "slots": []}, exc)
+    result["slots"] = [_local(ctx, s).strftime("%H:%M") for s in found.free]
+    if found.closed:
+        result["closed"] = True
+    if not found.free:
+        result["next_available"] = [_slot(_local(ctx, s)) for s in found.next_available]
     return result
 
 

@@ -28,7 +28,7 @@ log = logging.getLogger("frontdesk.calendars")
 @dataclass
 class Refused(Exception):
     """The slot or the appointment cannot be had; ``alternatives`` are free slot starts."""
-    reason: str   # in_past, closed, outside_hours, slot_taken, same_slot, not_found
+    reason: str   # in_past, closed, outside_hours, slot_taken, same_slot, started, not_found
     alternatives: list[datetime] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -122,7 +122,7 @@ async def change(pool: asyncpg.Pool, calendar: CalendarBackend, client: Client,
         raise Refused("not_found")
     if starts is not None:
         if booking.starts_at <= now:
-            raise Refused("in_past")
+            raise Refused("started")
         if starts == booking.starts_at:
             raise Refused("same_slot")
         await check_slot(pool, calendar, client, starts, now, moving=booking)

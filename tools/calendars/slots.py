@@ -118,3 +118,19 @@ async def alternatives(db: Executor, calendar: CalendarBackend, client: Client, 
         return await next_open(db, calendar, client, day, now)
     nearest = sorted(free, key=lambda s: (abs(s - wanted), s))[:MAX_ALTERNATIVES]
     return sorted(nearest)
+
+
+@dataclass(frozen=True)
+class DayAvailability:
+    closed: bool
+    free: list[datetime]
+    next_available: list[datetime]   # the next open day's first free slots, when none today
+
+
+async def availability(db: Executor, calendar: CalendarBackend, client: Client, day: Date,
+                       now: datetime) -> DayAvailability:
+    """One day's free slots, as the agent's tool and the API both report them."""
+    closed = opening_hours(client, day) is None
+    free = [] if closed else await free_slots(db, client, day, now, calendar)
+    later = [] if free else await next_open(db, calendar, client, day, now)
+    return DayAvailability(closed=closed, free=free, next_available=later)
