@@ -176,7 +176,7 @@ def _refusal(client: Client, r: bookings.Refused) -> ApiError:
         return ApiError(409, "this slot is already booked", "slot_taken", extra=extra)
     if r.reason in _RULES:
         return ApiError(422, [{"field": "starts_at", "message": _RULES[r.reason]}],
-                        extra=extra)
+                        extra=extra if r.alternatives else None)
     if r.reason == "started":
         return ApiError(409, "the appointment has already started", "appointment_started")
     return ApiError(409, "the appointment is not booked (cancelled or changed meanwhile)",

@@ -43,6 +43,24 @@ ROUTES = [
     ("DELETE", "/api/api-keys/{a}", "manage:api_keys"),
     ("POST", "/api/api-keys/{a}/rotate", "manage:api_keys"),
     ("GET", "/api/active-calls", "read:calls"),
+    ("GET", "/api/clients/{c}/appointments", "read:appointments"),
+    ("POST", "/api/clients/{c}/appointments", "write:appointments"),
+    ("GET", "/api/clients/{c}/appointments/{p}", "read:appointments"),
+    ("PATCH", "/api/clients/{c}/appointments/{p}", "write:appointments"),
+    ("POST", "/api/clients/{c}/appointments/{p}/cancel", "write:appointments"),
+    ("GET", "/api/clients/{c}/availability", "read:appointments"),
+    ("GET", "/api/appointments", "read:appointments"),
+    ("GET", "/api/calendar/appointments", "read:appointments"),
+    ("POST", "/api/calendar/appointments", "write:appointments"),
+    ("GET", "/api/calendar/appointments/{p}", "read:appointments"),
+    ("PATCH", "/api/calendar/appointments/{p}", "write:appointments"),
+    ("DELETE", "/api/calendar/appointments/{p}", "write:appointments"),
+    ("GET", "/api/calendar/availability", "read:appointments"),
+    ("GET", "/api/clients/{c}/calendar/status", "read:calendar"),
+    ("POST", "/api/clients/{c}/calendar/service-account", "write:calendar"),
+    ("DELETE", "/api/clients/{c}/calendar/credentials", "write:calendar"),
+    ("POST", "/api/clients/{c}/calendar/microsoft/oauth/initiate", "write:calendar"),
+    ("GET", "/api/v1/integrations/calendar/{provider}/events", "read:calendar"),
     ("POST", "/api/admin/clients/{c}/top-ups", "session"),
 ]
 PUBLIC = {
@@ -50,6 +68,7 @@ PUBLIC = {
     ("POST", "/api/auth/logout"), ("POST", "/api/auth/password-reset/request"),
     ("POST", "/api/auth/password-reset/confirm"), ("POST", "/api/auth/google/initiate"),
     ("GET", "/api/auth/google/callback"), ("GET", "/api/calendar/oauth/callback"),
+    ("GET", "/api/calendar/microsoft/oauth/callback"),
 }
 _IDS = [f"{m} {p}" for m, p, _ in ROUTES]
 
@@ -70,14 +89,16 @@ async def world(pg_url):
                                    json={"phone_number": "+14155550155"})
         key = await owner.create_key("read:clients")
         yield World(srv, owner, {"c": client["id"], "k": contact.json()["id"], "v": 1,
-                                 "a": key["id"], "key": "voice_speed"})
+                                 "a": key["id"], "key": "voice_speed", "p": 1,
+                                 "provider": "google"})
 
 
 def test_the_table_covers_every_operation(world):
     doc = world.server.app.openapi()
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     table = {(m, p.replace("{c}", "{client_id}").replace("{k}", "{contact_id}")
-              .replace("{v}", "{conversation_id}").replace("{a}", "{key_id}"))
+              .replace("{v}", "{conversation_id}").replace("{a}", "{key_id}")
+              .replace("{p}", "{appointment_id}"))
              for m, p, _ in ROUTES}
     assert documented == table | PUBLIC
     for method, path in table:

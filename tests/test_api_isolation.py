@@ -3,8 +3,10 @@ never its data, and changes nothing."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import httpx
@@ -40,13 +42,42 @@ FOREIGN = [
     ("PUT", "/api/clients/{c}/calendar/service-account", "service_account"),
     ("DELETE", "/api/api-keys/{a}", None),
     ("POST", "/api/api-keys/{a}/rotate", None),
+    ("GET", "/api/clients/{c}/appointments", None),
+    ("POST", "/api/clients/{c}/appointments", "appointment"),
+    ("GET", "/api/clients/{c}/appointments/{p}", None),
+    ("PATCH", "/api/clients/{c}/appointments/{p}", {"name": "x"}),
+    ("POST", "/api/clients/{c}/appointments/{p}/cancel", {}),
+    ("GET", "/api/clients/{c}/availability?date=2030-01-07", None),
+    ("GET", "/api/calendar/appointments/{p}", None),
+    ("PATCH", "/api/calendar/appointments/{p}", {"name": "x"}),
+    ("DELETE", "/api/calendar/appointments/{p}", None),
+    ("POST", "/api/calendar/appointments", "appointment_for_c"),
+    ("GET", "/api/calendar/availability?client_id={c}&date=2030-01-07", None),
+    ("GET", "/api/clients/{c}/calendar/status", None),
+    ("POST", "/api/clients/{c}/calendar/service-account", "service_account_json"),
+    ("DELETE", "/api/clients/{c}/calendar/credentials", None),
+    ("POST", "/api/clients/{c}/calendar/microsoft/oauth/initiate", None),
+    ("GET", "/api/v1/integrations/calendar/google/events?client_id={c}", None),
     # B's own client, A's child ids: still not found.
     ("GET", "/api/clients/{own}/contacts/{k}", None),
     ("PATCH", "/api/clients/{own}/contacts/{k}", {"name": "x"}),
     ("DELETE", "/api/clients/{own}/contacts/{k}", None),
     ("GET", "/api/clients/{own}/conversations/{v}", None),
     ("DELETE", "/api/clients/{own}/conversations/{v}", None),
+    ("GET", "/api/clients/{own}/appointments/{p}", None),
+    ("PATCH", "/api/clients/{own}/appointments/{p}", {"name": "x"}),
+    ("POST", "/api/clients/{own}/appointments/{p}/cancel", {}),
 ]
+# A future Monday, 10:00 UTC (the test clients' zone): a slot on the default grid.
+MONDAY = datetime(2030, 1, 7, 10, 0, tzinfo=UTC)
+BODIES = {
+    "service_account": lambda ids: service_account(),
+    "service_account_json": lambda ids: {"service_account_json": json.dumps(service_account())},
+    "appointment": lambda ids: {"starts_at": MONDAY.isoformat(), "name": "Mine",
+                                "phone": "+14155550188"},
+    "appointment_for_c": lambda ids: {"client_id": ids["c"], "starts_at": MONDAY.isoformat(),
+                                      "name": "Mine", "phone": "+14155550188"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +96,9 @@ async def world(pg_url):
         contact = (await a.post(f"/api/clients/{client['id']}/contacts",
                                 json={"phone_number": "+14155550166", "name": "Secret"})).json()
         await a.put(f"/api/clients/{client['id']}/settings/secret_notes", json={"value": "s3"})
+        appointment = (await a.post(f"/api/clients/{client['id']}/appointments", json={
+            "starts_at": (MONDAY + timedelta(hours=1)).isoformat(), "name": "Secret",
+            "phone": "+14155550166"})).json()
         await a.put(f"/api/clients/{client['id']}/calendar/service-account",
                     json=service_account())
         conv = await conversations.create_pending(pool, call_sid="CA-a", client_id=client["id"],
@@ -75,7 +109,7 @@ async def world(pg_url):
         key = await a.create_key("read:clients")
         own = await b.create_client()
         ids = {"c": client["id"], "k": contact["id"], "v": conv, "a": key["id"],
-               "own": own["id"]}
+               "own": own["id"], "p": appointment["id"]}
         yield World(srv, pool, a, b, ids)
     await pool.close()
 
@@ -96,6 +130,8 @@ async def _snapshot(pool) -> list:
         await pool.fetch("SELECT id, status FROM conversations ORDER BY id"),
         await pool.fetch("SELECT client_id, ciphertext FROM calendar_credentials"),
         await pool.fetch("SELECT id, revoked_at FROM api_keys ORDER BY id"),
+        await pool.fetch("SELECT * FROM appointments ORDER BY id"),
+        await pool.fetchval("SELECT count(*) FROM appointment_changes"),
         await pool.fetchval("SELECT count(*) FROM oauth_states"),
     ]
 
@@ -105,7 +141,7 @@ async def _snapshot(pool) -> list:
 async def test_another_tenants_id_is_404(world, method, path, body):
     pool, b, ids = world.pool, world.b, world.ids
     before = await _snapshot(pool)
-    json_body = service_account() if body == "service_account" else body
+    json_body = BODIES[body](ids) if isinstance(body, str) else body
     # B holds every scope (a JWT): the answer is still 404, never 403.
     response = await b.http.request(method, path.format(**ids), json=json_body, headers=b.auth)
     assert_error(response, 404, "not_found")
