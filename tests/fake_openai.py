@@ -1,7 +1,9 @@
 """An OpenAI-compatible chat-completions server on 127.0.0.1 (streamed, with tool calls).
 
 It answers "Sure. You said: <last user text>." and, when the caller says goodbye, says
-"Goodbye!" and calls end_call, as a model following our system instruction would.
+"Goodbye!" and calls end_call, as a model following our system instruction would. A test
+can script tool calls: ``tool_rules`` maps a word of the caller's line to the tool (and
+arguments) the model calls; the tool's result is then read back as "Done: <result JSON>".
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ class FakeOpenAI:
     url: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list)
     authorizations: list[str] = field(default_factory=list)
+    # word in the caller's line -> (tool name, arguments)
+    tool_rules: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 def _chunk(delta: dict[str, Any], finish: str | None = None) -> str:
@@ -34,13 +38,23 @@ def _chunk(delta: dict[str, Any], finish: str | None = None) -> str:
     return f"data: {json.dumps(body)}\n\n"
 
 
-def _reply(messages: list[dict[str, Any]]) -> list[str]:
+def _reply(messages: list[dict[str, Any]],
+           rules: dict[str, tuple[str, dict[str, Any]]] | None = None) -> list[str]:
     last = messages[-1] if messages else {}
     if last.get("role") == "tool":
+        if str(last.get("tool_call_id", "")).startswith("call_rule"):
+            return [_chunk({"role": "assistant", "content": f"Done: {last.get('content')}"}),
+                    _chunk({}, "stop")]
         return [_chunk({"role": "assistant", "content": ""}, "stop")]
     text = last.get("content") if last.get("role") == "user" else ""
     if isinstance(text, list):
         text = " ".join(p.get("text", "") for p in text if isinstance(p, dict))
+    for word, (name, arguments) in (rules or {}).items():
+        if word in str(text).lower():
+            call = {"index": 0, "id": f"call_rule_{len(messages)}", "type": "function",
+                    "function": {"name": name, "arguments": json.dumps(arguments)}}
+            return [_chunk({"role": "assistant", "content": None, "tool_calls": [call]}),
+                    _chunk({}, "tool_calls")]
     if "goodbye" in str(text).lower():
         return [_chunk({"role": "assistant", "content": "Goodbye!"}),
                 _chunk({"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
@@ -62,7 +76,7 @@ async def fake_openai() -> AsyncIterator[FakeOpenAI]:
             return JSONResponse({"error": {"message": "only streaming is faked"}}, 400)
 
         async def events() -> AsyncIterator[str]:
-            for event in _reply(body.get("messages", [])):
+            for event in _reply(body.get("messages", []), state.tool_rules):
                 yield event
             yield "data: [DONE]\n\n"
 
