@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from datetime import date as Date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -35,7 +35,14 @@ RETRY_AFTER_SECONDS = 30
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must carry a UTC offset, e.g. 2026-11-26T19:30:00Z")
-    return value.astimezone(UTC)
+    return _bounded(value.astimezone(UTC))
+
+
+def _bounded(value: Any) -> Any:
+    # Far from any real booking, and clear of overflow when slots and look-aheads are added.
+    if not 1900 <= value.year <= 9000:
+        raise ValueError("must be between the years 1900 and 9000")
+    return value
 
 
 Instant = Annotated[datetime, AfterValidator(_aware),
@@ -157,8 +164,8 @@ async def calendar_of_record(request: Request, client: Client) -> AsyncIterator[
         async with open_calendar(api.pool, api.settings, client) as calendar:
             yield calendar
     except CalendarUnavailable as exc:
-        if exc.reason == "calendar_needs_reauthorization":
-            raise ApiError(503, f"the {exc.provider} calendar must be connected again"
+        if exc.reason == "calendar_needs_reauthorization":  # a state to fix, not an outage
+            raise ApiError(409, f"the {exc.provider} calendar must be connected again"
                                 f" ({exc.detail})", exc.reason) from None
         retry = round(exc.retry_after or RETRY_AFTER_SECONDS)
         raise ApiError(503, f"the {exc.provider} calendar cannot be reached right now",
@@ -294,14 +301,14 @@ class Filters:
 
 Limit = Annotated[int, Query(ge=1, le=100)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
-Day = Annotated[Date, Query(description="The client's local date, YYYY-MM-DD",
-                            examples=["2026-11-26"])]
+Day = Annotated[Date, AfterValidator(_bounded),
+                Query(description="The client's local date, YYYY-MM-DD", examples=["2026-11-26"])]
 ListOk = {"response_model": AppointmentList, "responses": responses(401, 403, 404, 422, 429)}
 OneOk = {"response_model": AppointmentDetail, "responses": responses(401, 403, 404, 429)}
 WriteOk = {"response_model": AppointmentOut,
            "responses": responses(401, 403, 404, 409, 422, 429, 503)}
 SlotsOk = {"response_model": AvailabilityOut,
-           "responses": responses(401, 403, 404, 422, 429, 503)}
+           "responses": responses(401, 403, 404, 409, 422, 429, 503)}
 
 
 def _page(items: list[Appointment], total: int, limit: int, offset: int) -> AppointmentList:

@@ -69,7 +69,7 @@ def _samples(client: Client, now: datetime) -> list[EventOut]:
 @router.get("/v1/integrations/calendar/{provider}/events", response_model=EventsOut,
             summary="Upcoming events of a client's connected calendar; sample events in"
                     " stub mode (scope read:calendar)",
-            responses=responses(401, 403, 404, 422, 429, 503))
+            responses=responses(401, 403, 404, 409, 422, 429, 503))
 async def calendar_events(provider: Provider, request: Request, principal: Read,
                           client_id: Annotated[int, Query(ge=1, le=2**63 - 1)],
                           days: Annotated[int, Query(ge=1, le=60)] = 14,

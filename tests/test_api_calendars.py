@@ -127,7 +127,7 @@ async def test_a_refused_refresh_shows_in_the_status_until_connected_again(owner
         pool, client["id"], sealer.seal(sealer.open(cred.ciphertext) | {"expires_at": 0}))
     google.refuse_refresh = True
     refused = await book(owner, client, 10)
-    assert_error(refused, 503, "calendar_needs_reauthorization")
+    assert_error(refused, 409, "calendar_needs_reauthorization")
     status = (await owner.get(f"/api/clients/{client['id']}/calendar/status")).json()
     assert status["needs_reauthorization"] is True and "invalid_grant" in status["last_error"]
     assert status["reauthorization_required_at"] is not None

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from openapi_spec_validator import validate
 
+from tests.fake_calendars import fake_google_calendar
 from tests.test_api_support import api_server, register
 
 SCHEMATHESIS_EXAMPLES = int(os.environ.get("FRONTDESK_SCHEMATHESIS_EXAMPLES", "10"))
@@ -22,8 +23,11 @@ SCHEMATHESIS_PHASES = os.environ.get("FRONTDESK_SCHEMATHESIS_PHASES", "examples,
 
 @pytest.fixture(scope="module")
 async def server(pg_url):
-    async with api_server(pg_url, google_client_id="cid", google_client_secret="secret",
-                          google_token_url="http://127.0.0.1:9/token") as srv:
+    # A local Google: a calendar connected by the fuzzer answers (its grants are refused)
+    # instead of being unreachable, which would rightly be a 503.
+    async with fake_google_calendar() as google, api_server(
+            pg_url, **google.settings(), microsoft_client_id="mid",
+            microsoft_client_secret="ms", microsoft_login_url="http://127.0.0.1:9") as srv:
         yield srv
 
 
