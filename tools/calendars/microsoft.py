@@ -13,7 +13,7 @@ from tools.calendars.base import Busy, CalendarEvent, CalendarUnavailable, Event
 from tools.calendars.google import new_event_id
 from tools.calendars.remote import RemoteCalendar, json_of
 
-SCOPES = "offline_access openid email Calendars.ReadWrite"
+SCOPES = "offline_access openid email User.Read Calendars.ReadWrite"
 _FREE = {"free", "workingElsewhere"}
 _MAX_PAGES = 20
 _UTC_TIMES = {"Prefer": 'outlook.timezone="UTC"'}
