@@ -316,3 +316,16 @@ async def test_graph_throttling_is_unreachable_and_books_nothing(pool, graph):
     result = await tool(ctx, "book_appointment", date="2026-11-26", time="09:00", name="Ada")
     assert (result["booked"], result["reason"]) == (False, "calendar_unreachable")
     assert await pool.fetchval("SELECT count(*) FROM appointments") == 0
+
+
+async def test_an_expired_token_without_a_refresh_token_needs_reauthorisation(pool, google):
+    ctx = await make_ctx(pool, settings=google.settings())
+    await calendar_credentials.upsert(
+        pool, client_id=ctx.client.id, kind="oauth", account_email=None, scopes=[],
+        ciphertext=SEALER.seal({"access_token": "ya29.old", "expires_at": 0}))
+    result = await asyncio.wait_for(
+        tool(ctx, "book_appointment", date="2026-11-26", time="09:00", name="Ada"), 20)
+    assert result["reason"] == "calendar_unreachable"
+    cred = await calendar_credentials.get(pool, ctx.client.id)
+    assert cred.needs_reauthorization and "no refresh token" in cred.last_error
+    assert google.grants == []

@@ -15,7 +15,13 @@ from urllib.parse import quote
 import httpx
 from google.auth import crypt, jwt
 
-from tools.calendars.base import Busy, CalendarEvent, CalendarUnavailable, EventDraft
+from tools.calendars.base import (
+    Busy,
+    CalendarEvent,
+    CalendarUnavailable,
+    EventDraft,
+    ReauthorizationRequired,
+)
 from tools.calendars.remote import RemoteCalendar, json_of
 
 SCOPE = "https://www.googleapis.com/auth/calendar"
@@ -69,7 +75,7 @@ class GoogleCalendar(RemoteCalendar):
                 "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
                 "assertion": assertion.decode()})
         if not secret.get("refresh_token"):
-            await self._refused("Google gave no refresh token")
+            raise ReauthorizationRequired(self.provider, "Google gave no refresh token")
         if not s.google_client_id or not s.google_client_secret:
             raise CalendarUnavailable(self.provider, "GOOGLE_CLIENT_ID / GOOGLE_CLIENT_SECRET"
                                                      " are not set")

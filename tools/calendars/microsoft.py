@@ -9,7 +9,13 @@ from typing import Any
 from urllib.parse import quote
 
 from frontdesk.settings import Settings
-from tools.calendars.base import Busy, CalendarEvent, CalendarUnavailable, EventDraft
+from tools.calendars.base import (
+    Busy,
+    CalendarEvent,
+    CalendarUnavailable,
+    EventDraft,
+    ReauthorizationRequired,
+)
 from tools.calendars.google import new_event_id
 from tools.calendars.remote import RemoteCalendar, json_of
 
@@ -55,7 +61,8 @@ class MicrosoftCalendar(RemoteCalendar):
     async def _grant(self, secret: dict[str, Any]) -> dict[str, Any]:
         s = self._a.settings
         if not secret.get("refresh_token"):
-            await self._refused("Microsoft gave no refresh token (offline_access missing)")
+            raise ReauthorizationRequired(self.provider, "Microsoft gave no refresh token"
+                                                         " (offline_access missing)")
         if not s.microsoft_client_id or not s.microsoft_client_secret:
             raise CalendarUnavailable(self.provider, "MICROSOFT_CLIENT_ID /"
                                                      " MICROSOFT_CLIENT_SECRET are not set")

@@ -101,7 +101,8 @@ class RemoteCalendar:
         if self._throttled(response):
             raise CalendarUnavailable(self.provider, "rate limited",
                                       retry_after=_retry_after(response))
-        await calendar_credentials.mark_used(self._a.pool, self._a.client.id)
+        if response.status_code < 400:
+            await calendar_credentials.mark_used(self._a.pool, self._a.client.id)
         return response
 
     def _throttled(self, response: httpx.Response) -> bool:
@@ -151,7 +152,8 @@ class RemoteCalendar:
         return secret["access_token"]
 
     async def _grant(self, secret: dict[str, Any]) -> dict[str, Any]:
-        """A new access token: {"access_token", "expires_at"[, "refresh_token"]}."""
+        """A new access token: {"access_token", "expires_at"[, "refresh_token"]}. Runs with
+        the credential row locked: raise ReauthorizationRequired, never write the row."""
         raise NotImplementedError
 
     async def _token_request(self, url: str, form: dict[str, str]) -> dict[str, Any]:
