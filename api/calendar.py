@@ -31,6 +31,7 @@ from api.validation import CleanStr, Id, clean_json, clean_text, scrub
 from db import calendar_credentials, clients
 from db.calendar_credentials import CalendarCredential
 from db.clients import Client
+from db.oauth_states import OAuthState
 
 router = APIRouter(tags=["calendar"])
 
@@ -155,14 +156,8 @@ async def calendar_oauth_callback(request: Request, state: QueryText = None,
         if not state:
             raise ApiError(400, "missing OAuth state", "invalid_state")
         found = await google.take_state(api, state, "calendar")
-        client_id, user_id = found.client_id, found.user_id
-        if client_id is None or user_id is None \
-                or await clients.get_for_owner(api.pool, user_id, client_id) is None:
-            raise ApiError(400, "the client no longer exists", "invalid_state")
-        if error or not code:
-            raise ApiError(400, f"consent was not given ({error or 'no code'})",
-                           "oauth_denied")
-        tokens = await google.exchange(api, code=code,
+        client_id = await consented_client(api, found, code, error)
+        tokens = await google.exchange(api, code=str(code),
                                        verifier=found.code_verifier,
                                        callback_path=google.CALENDAR_CALLBACK)
         await _store_oauth(api, client_id, tokens)
@@ -171,6 +166,18 @@ async def calendar_oauth_callback(request: Request, state: QueryText = None,
                                 "detail": exc.detail, "provider": "google"}, 400)
     return popup_page(api, {"status": "connected", "client_id": client_id,
                             "provider": "google"}, 200)
+
+
+async def consented_client(api: ApiState, found: OAuthState, code: str | None,
+                           error: str | None) -> int:
+    """The client a calendar consent was for; ApiError when it is gone or was denied."""
+    client_id, user_id = found.client_id, found.user_id
+    if client_id is None or user_id is None \
+            or await clients.get_for_owner(api.pool, user_id, client_id) is None:
+        raise ApiError(400, "the client no longer exists", "invalid_state")
+    if error or not code:
+        raise ApiError(400, f"consent was not given ({error or 'no code'})", "oauth_denied")
+    return client_id
 
 
 async def _store_oauth(api: ApiState, client_id: int, tokens: dict[str, Any]) -> None:

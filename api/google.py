@@ -36,7 +36,8 @@ def _configured(state: ApiState) -> tuple[str, str]:
     return client_id, secret
 
 
-def _challenge(verifier: str) -> str:
+def pkce_challenge(verifier: str) -> str:
+    """The S256 code challenge of a PKCE verifier (RFC 7636)."""
     digest = hashlib.sha256(verifier.encode()).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
@@ -54,7 +55,7 @@ async def start(state: ApiState, *, purpose: str, callback_path: str, scopes: st
                               user_id=user_id, client_id=client_id)
     params = {"response_type": "code", "client_id": google_client_id,
               "redirect_uri": state.settings.public_url + callback_path, "scope": scopes,
-              "state": oauth_state, "code_challenge": _challenge(verifier),
+              "state": oauth_state, "code_challenge": pkce_challenge(verifier),
               "code_challenge_method": "S256"}
     if offline:  # a refresh token, so the agent can reach the calendar after this session
         params |= {"access_type": "offline", "prompt": "consent"}

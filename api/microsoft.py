@@ -3,9 +3,7 @@ Microsoft identity platform); endpoints from configuration so tests can stand in
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import logging
 import time
 from typing import Any
@@ -15,14 +13,15 @@ import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from api.calendar import QueryText, Write, popup_page
+from api.calendar import QueryText, Write, consented_client, popup_page
 from api.clients import load as load_client
 from api.crypto import new_token, token_hash
 from api.errors import ApiError, responses
+from api.google import pkce_challenge
 from api.google_login import AuthorizationOut
 from api.state import ApiState
 from api.validation import Id, scrub
-from db import calendar_credentials, clients, oauth_states
+from db import calendar_credentials, oauth_states
 from tools.calendars.microsoft import SCOPES, authorize_url, token_url
 
 log = logging.getLogger("frontdesk.api")
@@ -41,11 +40,6 @@ def _configured(api: ApiState) -> tuple[str, str]:
         raise ApiError(503, "Microsoft OAuth is not configured (MICROSOFT_CLIENT_ID,"
                             " MICROSOFT_CLIENT_SECRET)", "microsoft_not_configured")
     return client_id, secret
-
-
-def _challenge(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()) \
-        .rstrip(b"=").decode()
 
 
 async def _call(method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -76,7 +70,7 @@ async def microsoft_initiate(client_id: Id, request: Request,
                               user_id=principal.user_id, client_id=client_id)
     params = {"client_id": app_id, "response_type": "code", "response_mode": "query",
               "redirect_uri": api.settings.public_url + CALLBACK, "scope": SCOPES,
-              "state": state, "code_challenge": _challenge(verifier),
+              "state": state, "code_challenge": pkce_challenge(verifier),
               "code_challenge_method": "S256", "prompt": "select_account"}
     return AuthorizationOut(authorization_url=f"{authorize_url(api.settings)}?"
                                               f"{urlencode(params)}", state=state)
@@ -95,13 +89,8 @@ async def microsoft_callback(request: Request, state: QueryText = None, code: Qu
         found = await oauth_states.consume(api.pool, token_hash(state), PURPOSE)
         if found is None:
             raise ApiError(400, "unknown, used or expired OAuth state", "invalid_state")
-        client_id, user_id = found.client_id, found.user_id
-        if client_id is None or user_id is None \
-                or await clients.get_for_owner(api.pool, user_id, client_id) is None:
-            raise ApiError(400, "the client no longer exists", "invalid_state")
-        if error or not code:
-            raise ApiError(400, f"consent was not given ({error or 'no code'})", "oauth_denied")
-        await _connect(api, client_id, code, found.code_verifier)
+        client_id = await consented_client(api, found, code, error)
+        await _connect(api, client_id, str(code), found.code_verifier)
     except ApiError as exc:
         return popup_page(api, {"status": "error", "error": exc.error_code,
                                 "detail": exc.detail, "provider": "microsoft"}, 400)
