@@ -101,7 +101,9 @@ def _when(ctx: ToolContext, instant: datetime) -> dict[str, str]:
     return {**_slot(local), "weekday": _WEEKDAY_NAMES[local.weekday()]}
 
 
-def _unreachable(refused: dict[str, Any], exc: CalendarUnavailable) -> dict[str, Any]:
+def _unreachable(refused: dict[str, Any]) -> dict[str, Any]:
+    # Also when the connection needs re-authorisation: for the caller it is the same, and
+    # the owner sees it in the calendar status.
     return {**refused, "reason": "calendar_unreachable", "message": UNREACHABLE}
 
 
@@ -121,8 +123,8 @@ async def get_available_slots(ctx: ToolContext, date: str, *,
     try:
         async with open_calendar(ctx.pool, ctx.settings, ctx.client) as calendar:
             found = await availability(ctx.pool, calendar, ctx.client, day, now)
-    except CalendarUnavailable as exc:
-        return _unreachable({**result, "slots": []}, exc)
+    except CalendarUnavailable:
+        return _unreachable({**result, "slots": []})
     result["slots"] = [_local(ctx, s).strftime("%H:%M") for s in found.free]
     if found.closed:
         result["closed"] = True
@@ -151,8 +153,8 @@ async def book_appointment(ctx: ToolContext, date: str, time: str, name: str,
     except bookings.Refused as r:
         return {**refused, "reason": r.reason,
                 "alternatives": [_slot(_local(ctx, s)) for s in r.alternatives]}
-    except CalendarUnavailable as exc:
-        return _unreachable(refused, exc)
+    except CalendarUnavailable:
+        return _unreachable(refused)
     return {"booked": True, "appointment_id": booking.id, "date": day.isoformat(),
             "weekday": _WEEKDAY_NAMES[day.weekday()], "time": at.strftime("%H:%M"),
             "name": name, "phone": phone}
@@ -195,8 +197,8 @@ async def cancel_appointment(ctx: ToolContext, appointment_id: int, *,
                                   reason="cancelled by the caller")
     except bookings.Refused as r:
         return {**refused, "reason": r.reason}
-    except CalendarUnavailable as exc:
-        return _unreachable(refused, exc)
+    except CalendarUnavailable:
+        return _unreachable(refused)
     return {"cancelled": True, "appointment_id": appointment_id,
             **_slot(_local(ctx, booking.starts_at))}
 
@@ -219,8 +221,8 @@ async def reschedule_appointment(ctx: ToolContext, appointment_id: int, date: st
     except bookings.Refused as r:
         return {**refused, "reason": r.reason,
                 "alternatives": [_slot(_local(ctx, s)) for s in r.alternatives]}
-    except CalendarUnavailable as exc:
-        return _unreachable(refused, exc)
+    except CalendarUnavailable:
+        return _unreachable(refused)
     return {"rescheduled": True, "appointment_id": moved.id, **_when(ctx, moved.starts_at),
             "previous": _slot(_local(ctx, booking.starts_at))}
 
