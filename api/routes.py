@@ -15,6 +15,9 @@ from api import (
     contacts,
     conversations,
     google_login,
+    integrations,
+    twilio_numbers,
+    webhooks,
 )
 from api.errors import responses
 
@@ -29,6 +32,10 @@ TAGS = [
     {"name": "API keys", "description": "Scoped keys for integrations (Bearer or X-API-Key)."},
     {"name": "monitoring", "description": "Calls in progress."},
     {"name": "admin", "description": "Operator actions."},
+    {"name": "webhooks", "description": "Signed outbound webhooks: endpoints, deliveries, "
+     "dead letters, redelivery, tests. Also under /api/v1/webhooks."},
+    {"name": "twilio", "description": "Twilio credentials and numbers. Also under /api/v1."},
+    {"name": "integrations", "description": "E-mail test. Also under /api/v1."},
 ]
 
 
@@ -39,4 +46,8 @@ def router() -> APIRouter:
     for module in (auth_routes, google_login, clients, agent_settings, contacts,
                    conversations, calendar, api_keys, active_calls, admin):
         api.include_router(module.router)
+    for module in (webhooks, twilio_numbers, integrations):
+        api.include_router(module.router)
+        # The same routes under /api/v1, documented once.
+        api.include_router(module.router, prefix="/v1", include_in_schema=False)
     return api

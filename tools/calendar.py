@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 
-from db import appointments, contacts
+from db import appointments, contacts, outbox
 from db.clients import Client
 from db.pool import Executor
 from tools.context import ToolContext
@@ -202,6 +202,8 @@ async def book_appointment(ctx: ToolContext, date: str, time: str, name: str,
                 ends_at=starts + timedelta(minutes=client.slot_minutes))
             if ctx.contact_id is not None:
                 await contacts.set_name_if_missing(conn, ctx.contact_id, name)
+            await outbox.record(conn, "appointment.booked", booked_event(client, booking),
+                                client_id=client.id, key=f"appointment.booked:{booking.id}")
     except appointments.SlotTaken:
         # No read-then-write check before the insert: the unique index is the only arbiter,
         # so two calls racing for one slot cannot both win.
@@ -226,6 +228,18 @@ async def cancel_appointment(ctx: ToolContext, appointment_id: int, *,
         return {"cancelled": False, "reason": "not_found", "appointment_id": appointment_id}
     local = booking.starts_at.astimezone(ZoneInfo(ctx.client.timezone))
     return {"cancelled": True, "appointment_id": appointment_id, **_slot(local)}
+
+
+def booked_event(client: Client, booking: appointments.Appointment) -> dict[str, Any]:
+    """The data of appointment.booked (and the other appointment events)."""
+    local = booking.starts_at.astimezone(ZoneInfo(client.timezone))
+    return {"appointment_id": booking.id, "conversation_id": booking.conversation_id,
+            "contact_id": booking.contact_id, "name": booking.name, "phone": booking.phone,
+            "starts_at": booking.starts_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "ends_at": booking.ends_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "local_start": local.replace(tzinfo=None).isoformat(timespec="minutes"),
+            "timezone": client.timezone, "status": booking.status,
+            "when": f"{local:%a %b} {local.day} at {local:%H:%M}"}
 
 
 def _belongs_to_caller(ctx: ToolContext, booking: appointments.Appointment) -> bool:
