@@ -97,6 +97,11 @@ class TestResult(BaseModel):
     response: str = Field(examples=["ok"])
 
 
+def _delivery(row: dict, attempts: list) -> DeliveryOut:
+    values = {k: v for k, v in row.items() if k != "attempts"}   # the count: the list says it
+    return DeliveryOut(**values, attempts=[AttemptOut(**a.__dict__) for a in attempts])
+
+
 async def _endpoint(request: Request, principal: Principal, endpoint_id: int) -> Endpoint:
     endpoint = await webhooks.get_for_owner(request.state.api.pool, principal.user_id,
                                             endpoint_id)
@@ -178,8 +183,7 @@ async def list_deliveries(endpoint_id: Id, request: Request, principal: Read,
     rows = await webhooks.deliveries_for_endpoint(pool, endpoint_id, status=status,
                                                   limit=limit, offset=offset)
     attempts = await webhooks.attempts_for(pool, [r["id"] for r in rows])
-    items = [DeliveryOut(**r, attempts=[AttemptOut(**a.__dict__) for a in
-                                        attempts.get(r["id"], [])]) for r in rows]
+    items = [_delivery(r, attempts.get(r["id"], [])) for r in rows]
     return DeliveryList(items=items, limit=limit, offset=offset)
 
 
@@ -200,13 +204,13 @@ async def redeliver(endpoint_id: Id, delivery_id: Id, request: Request,
         if not await webhooks.requeue(conn, delivery_id):
             raise ApiError(409, "only a dead-lettered delivery can be redelivered",
                            "not_dead_lettered")
+        # A new key: the finished job may still hold the old one until pgqueuer logs it.
         await outbox.enqueue(conn, deliveries.DELIVER, {"delivery_id": delivery_id},
-                             key=f"delivery:{delivery_id}")
+                             key=f"delivery:{delivery_id}:again:{delivery.attempts}")
     (row,) = await webhooks.deliveries_for_endpoint(pool, endpoint.id, status=None, limit=1,
                                                     offset=0, delivery_id=delivery_id)
     attempts = await webhooks.attempts_for(pool, [delivery_id])
-    return DeliveryOut(**row, attempts=[AttemptOut(**a.__dict__)
-                                        for a in attempts.get(delivery_id, [])])
+    return _delivery(row, attempts.get(delivery_id, []))
 
 
 @router.post("/{endpoint_id}/test", response_model=TestResult,

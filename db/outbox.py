@@ -39,13 +39,26 @@ async def record(conn: asyncpg.Connection, type: str, data: dict[str, Any], *,
     return event_id
 
 
+class _CodecDriver(AsyncpgDriver):
+    """pgqueuer's asyncpg driver for our connections, which encode jsonb themselves
+    (db.pool): pgqueuer hands the job headers over already JSON-encoded, so they are decoded
+    first, or they would be stored as JSON strings."""
+
+    async def fetch(self, query: str, *args: object) -> list[dict[str, object]]:
+        if "$6::jsonb[]" in query and isinstance(args[5], list):
+            args = (*args[:5], [None if h is None else json.loads(h) for h in args[5]],
+                    *args[6:])
+        return await super().fetch(query, *args)
+
+
 async def enqueue(conn: asyncpg.Connection | asyncpg.Pool, entrypoint: str,
                   payload: dict[str, Any], *, key: str | None = None,
                   after: timedelta | None = None) -> int | None:
     """Queue one job (JSON payload) on ``conn``; a key already queued or running is skipped."""
-    # A pooled connection is a proxy, not an asyncpg.Connection: test for the pool.
-    queries = Queries.from_asyncpg_pool(conn) if isinstance(conn, asyncpg.Pool) \
-        else Queries(AsyncpgDriver(conn))
+    if isinstance(conn, asyncpg.Pool):
+        async with conn.acquire() as c:
+            return await enqueue(c, entrypoint, payload, key=key, after=after)
+    queries = Queries(_CodecDriver(conn))  # type: ignore[arg-type]
     ids = await queries.enqueue(entrypoint, json.dumps(payload).encode(), execute_after=after,
                                 dedupe_key=key, on_conflict="skip")
     return ids[0]

@@ -94,7 +94,14 @@ async def deliver(deps: Deps, delivery_id: int) -> None:
                                       error="endpoint disabled", response="", outcome="dead",
                                       next_attempt_at=None)
         return
-    secret = deps.sealer.open(endpoint.secret_ciphertext)["secret"]
+    try:
+        secret = deps.sealer.open(endpoint.secret_ciphertext)["secret"]
+    except ValueError:   # ENCRYPTION_KEY changed without keeping the old key
+        log.error("webhook endpoint %d: cannot decrypt its secret", endpoint.id)
+        await webhooks.record_attempt(pool, delivery_id, status_code=None, latency_ms=0,
+                                      error="cannot decrypt the endpoint's secret", response="",
+                                      outcome="dead", next_attempt_at=None)
+        return
     result = await post(deps, endpoint.url, secret, body_of(dict(event)),
                         event_type=event["type"], delivery_id=delivery_id)
     delays = deps.settings.webhook_delays

@@ -23,6 +23,8 @@ from tools.messaging import SEND_EMAIL, SEND_SMS
 log = logging.getLogger("frontdesk.events")
 
 HEARTBEAT_TIMEOUT = timedelta(seconds=30)   # a job whose worker went silent is re-picked
+# NOTIFY wakes a worker for new jobs; this bounds the wait for a retry coming due.
+POLL = timedelta(seconds=1)
 
 
 def _payload(job: Job) -> dict[str, Any]:
@@ -79,7 +81,7 @@ class Worker:
             await self._pgq.run(batch_size=max(1, concurrency // 2),
                                 max_concurrent_tasks=max(2, concurrency),
                                 heartbeat_timeout=HEARTBEAT_TIMEOUT,
-                                dequeue_timeout=timedelta(seconds=5))
+                                dequeue_timeout=POLL)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -245,3 +245,5 @@ ALTER TABLE conversations ADD COLUMN summary text;
 ALTER TABLE conversations ADD COLUMN outcome text;
 -- A caller's "Y" to the reminder.
 ALTER TABLE appointments ADD COLUMN confirmed_at timestamptz;
+-- The last grant (credit) of a client, read by every debit for the low-balance warning.
+CREATE INDEX usage_ledger_grants_idx ON usage_ledger (client_id, id DESC) WHERE seconds < 0;
