@@ -13,6 +13,7 @@ from pgqueuer.errors import RetryRequested
 
 from tools.breaker import Breakers, shared
 from tools.email import EmailConfig, Mailer
+from tools.messaging import EMAIL_BREAKER_ALIAS, twilio_breaker_alias
 from tools.twilio_api import Opener, TwilioAccount
 from tools.twilio_api import resolve as resolve_twilio
 
@@ -28,14 +29,18 @@ class Deps:
     breakers: Breakers = field(default_factory=lambda: shared)
 
     def mailer(self) -> Mailer:
-        return Mailer(EmailConfig.of(self.settings), self.http, self.breakers)
+        return Mailer(EmailConfig.of(self.settings), self.http, self.breakers,
+                      alias=EMAIL_BREAKER_ALIAS)
 
     async def twilio(self, owner_id: int) -> TwilioAccount | None:
         s = self.settings
-        return await resolve_twilio(self.pool, owner_id, opener=self.sealer,
-                                    base_url=s.twilio_api_base_url,
-                                    server_sid=s.twilio_account_sid,
-                                    server_token=s.secret("twilio_auth_token"))
+        account = await resolve_twilio(self.pool, owner_id, opener=self.sealer,
+                                       base_url=s.twilio_api_base_url,
+                                       server_sid=s.twilio_account_sid,
+                                       server_token=s.secret("twilio_auth_token"))
+        if account is not None:   # so the agent's send_sms can tell when it is down
+            self.breakers.alias(twilio_breaker_alias(owner_id), account.breaker_name())
+        return account
 
     def retry_or_give_up(self, attempts: int, reason: str) -> None:
         """Raise RetryRequested with exponential backoff and jitter, unless the job has had

@@ -22,7 +22,6 @@ from tools.messaging import SEND_EMAIL, SEND_SMS
 
 log = logging.getLogger("frontdesk.events")
 
-HEARTBEAT_TIMEOUT = timedelta(seconds=30)   # a job whose worker went silent is re-picked
 # NOTIFY wakes a worker for new jobs; this bounds the wait for a retry coming due.
 POLL = timedelta(seconds=1)
 
@@ -80,7 +79,8 @@ class Worker:
         try:
             await self._pgq.run(batch_size=max(1, concurrency // 2),
                                 max_concurrent_tasks=max(2, concurrency),
-                                heartbeat_timeout=HEARTBEAT_TIMEOUT,
+                                heartbeat_timeout=timedelta(
+                                    seconds=self._deps.settings.job_heartbeat_seconds),
                                 dequeue_timeout=POLL)
         except asyncio.CancelledError:
             raise

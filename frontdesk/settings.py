@@ -168,6 +168,7 @@ class Settings(BaseSettings):
     job_concurrency: int = Field(10, ge=1, le=500)  # jobs one worker runs at once
     job_max_attempts: int = Field(6, ge=1, le=50)
     job_retry_base_seconds: float = Field(5.0, gt=0, le=3600)
+    job_heartbeat_seconds: float = Field(30.0, ge=1, le=600)
     webhook_retry_delays: str = "60,300,1800"  # seconds before each retry
     webhook_connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
     webhook_timeout_seconds: float = Field(10.0, gt=0, le=120)

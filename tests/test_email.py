@@ -98,3 +98,47 @@ async def test_owners_hear_of_bookings_and_low_balance_once_per_grant(pg_url, po
 
 async def _ready(value):
     return value
+
+
+async def test_the_daily_digest_goes_once_at_the_clients_hour(pg_url, pool):
+    from datetime import UTC, datetime
+
+    from events.deps import Deps
+    from events.notifications import digests
+
+    async with smtp_server() as smtp, api_server(pg_url, smtp_url=smtp.url) as server, \
+            httpx.AsyncClient(base_url=server.url) as http:
+        owner = await register(http)
+        client = await make_client(pool, owner_id=owner.id, timezone="America/New_York")
+        for sid, outcome in (("CA1", "booked"), ("CA2", "no_action")):
+            await pool.execute(
+                "INSERT INTO conversations (call_sid, client_id, caller_phone, status,"
+                " started_at, ended_at, duration_seconds, outcome, summary) VALUES ($1, $2,"
+                " '+12125550100', 'ended', '2026-06-01 15:00Z', '2026-06-01 15:02Z', 120, $3,"
+                " $4)", sid, client.id, outcome, f"summary of {sid}")
+        deps = Deps(server.settings, pool, http, sealer=None)  # type: ignore[arg-type]
+        assert await digests(deps, now=datetime(2026, 6, 2, 11, 5, tzinfo=UTC)) == 0  # 7 am
+        assert await digests(deps, now=datetime(2026, 6, 2, 12, 5, tzinfo=UTC)) == 1  # 8 am
+        assert await digests(deps, now=datetime(2026, 6, 2, 12, 35, tzinfo=UTC)) == 0  # sent
+        await until(lambda: _ready(smtp.messages), what="the digest")
+        (digest,) = smtp.messages
+        assert digest["subject"] == f"{client.name}: calls on Mon Jun 1"
+        assert "2 call(s), 4 min in all: 1 booked, 1 no action" in digest["text"]
+        assert "summary of CA1" in digest["text"]
+
+
+async def test_the_agents_send_email_reaches_the_office(pg_url, pool):
+    from tools.context import ToolContext
+    from tools.messaging import send_email
+
+    async with smtp_server() as smtp, api_server(pg_url, smtp_url=smtp.url) as server, \
+            httpx.AsyncClient(base_url=server.url) as http:
+        owner = await register(http)
+        client = await make_client(pool, owner_id=owner.id)
+        ctx = ToolContext(pool=pool, client=client, conversation_id=None,
+                          caller_phone="+12125550100")
+        assert await send_email(ctx, "Call back", "Ana wants a call back.") == {
+            "sent": True, "to": "the office"}
+        await until(lambda: _ready(smtp.messages), what="the e-mail")
+        assert smtp.messages[0]["to"] == [owner.email]
+        assert smtp.messages[0]["text"] == "Ana wants a call back."

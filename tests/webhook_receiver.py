@@ -3,6 +3,7 @@ tells integrators to, and can be told to fail."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -40,6 +41,10 @@ class Receiver:
     fail_first: int = 0          # answer this many deliveries with 500 first
     always_fail: bool = False
     received: list[dict[str, Any]] = field(default_factory=list)   # every POST
+    # While set, the first delivery is held open until ``release`` is set.
+    hold_first: bool = False
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def accepted(self) -> list[dict[str, Any]]:
@@ -60,6 +65,9 @@ async def webhook_receiver() -> AsyncIterator[Receiver]:
         record = {"headers": dict(request.headers), "body": body, "verified": verified,
                   "json": json.loads(body)}
         state.received.append(record)
+        state.arrived.set()
+        if state.hold_first and len(state.received) == 1:
+            await state.release.wait()
         failing = state.always_fail or len(state.received) <= state.fail_first
         record["answered"] = 400 if not verified else (500 if failing else 200)
         if not verified:

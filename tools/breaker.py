@@ -118,6 +118,24 @@ class Breakers:
     def __init__(self, **options: float) -> None:
         self._options = options
         self._breakers: dict[str, Breaker] = {}
+        self._aliases: dict[str, str] = {}
+
+    def alias(self, alias: str, name: str) -> None:
+        """Let ``alias`` ("twilio:owner:7") stand for the breaker ``name`` it last used."""
+        self._aliases[alias] = name
+
+    def retry_after(self, name: str) -> float | None:
+        """Seconds until the breaker ``name`` (or the one an alias points to) lets a call
+        through, when it is open; None otherwise (also when it was never used)."""
+        breaker = self._breakers.get(self._aliases.get(name, name))
+        if breaker is None or breaker.state != "open":
+            return None
+        return max(1.0, breaker.retry_after())
+
+    def reset(self) -> None:
+        """Forget every breaker (tests: one process serves many configurations)."""
+        self._breakers.clear()
+        self._aliases.clear()
 
     def get(self, name: str) -> Breaker:
         if name not in self._breakers:
@@ -130,10 +148,3 @@ class Breakers:
 # never share one.
 shared = Breakers()
 
-
-def open_for(prefix: str, breakers: Breakers | None = None) -> float | None:
-    """Seconds until a retry when any breaker named ``prefix...`` is open, else None."""
-    for name, breaker in (breakers or shared)._breakers.items():
-        if name.startswith(prefix) and breaker.state == "open":
-            return max(1.0, breaker.retry_after())
-    return None

@@ -73,16 +73,43 @@ class EmailConfig:
         return "smtp" if self.smtp_url else "stub"
 
 
+async def send_smtp(url: str, sender: str, to: str, subject: str, text: str) -> str:
+    """One message over SMTP. smtp://user:pass@host:587 upgrades with STARTTLS when the
+    server offers it; smtps:// is TLS from the start; smtp://host:25 suits a local relay.
+    Returns the Message-ID."""
+    parts = urlsplit(url)
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, to, subject
+    message["Message-ID"] = make_msgid(domain="frontdesk")
+    message.set_content(text)
+    implicit_tls = parts.scheme == "smtps"
+    try:
+        await aiosmtplib.send(
+            message, hostname=parts.hostname or "127.0.0.1",
+            port=parts.port or (465 if implicit_tls else 25), use_tls=implicit_tls,
+            start_tls=None if not implicit_tls else False,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password or "") if parts.username else None, timeout=10)
+    except aiosmtplib.SMTPRecipientsRefused as exc:
+        raise EmailError(f"recipient refused: {exc}", permanent=True) from None
+    except aiosmtplib.SMTPAuthenticationError:
+        raise EmailError("SMTP authentication failed", permanent=True) from None
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        raise EmailError(f"SMTP failed: {type(exc).__name__}") from None
+    return str(message["Message-ID"])
+
+
 def _failure(exc: BaseException) -> bool:
     return not (isinstance(exc, EmailError) and exc.permanent)
 
 
 class Mailer:
-    def __init__(self, config: EmailConfig, http: httpx.AsyncClient,
-                 breakers: Breakers | None = None) -> None:
+    def __init__(self, config: EmailConfig, http: httpx.AsyncClient | None,
+                 breakers: Breakers | None = None, *, alias: str | None = None) -> None:
         self.config = config
         self._http = http
         self._breakers = breakers or shared
+        self._alias = alias
 
     @property
     def backend(self) -> str:
@@ -95,7 +122,10 @@ class Mailer:
             log.info("stub mode: e-mail %r to %s not sent", subject[:60], to)
             return EmailResult("stub", False, "stub mode: the e-mail was not sent")
         send = {"smtp": self._smtp, "resend": self._resend, "sendgrid": self._sendgrid}[backend]
-        breaker = self._breakers.get(f"email:{backend}:{self._where(backend)}")
+        name = f"email:{backend}:{self._where(backend)}"
+        breaker = self._breakers.get(name)
+        if self._alias:
+            self._breakers.alias(self._alias, name)
         message_id = await breaker.call(lambda: send(to, subject, text, idempotency_key),
                                         is_failure=_failure)
         return EmailResult(backend, True, f"sent through {backend}", message_id)
@@ -109,27 +139,7 @@ class Mailer:
     async def _smtp(self, to: str, subject: str, text: str, _key: str | None) -> str | None:
         if not self.config.smtp_url:
             raise EmailError("SMTP_URL is not set", permanent=True)
-        parts = urlsplit(self.config.smtp_url)
-        message = EmailMessage()
-        message["From"], message["To"], message["Subject"] = self.config.sender, to, subject
-        message["Message-ID"] = make_msgid(domain="frontdesk")
-        message.set_content(text)
-        implicit_tls = parts.scheme == "smtps"
-        try:
-            await aiosmtplib.send(
-                message, hostname=parts.hostname or "127.0.0.1",
-                port=parts.port or (465 if implicit_tls else 25), use_tls=implicit_tls,
-                start_tls=None if not implicit_tls else False,
-                username=unquote(parts.username) if parts.username else None,
-                password=unquote(parts.password or "") if parts.username else None,
-                timeout=10)
-        except aiosmtplib.SMTPRecipientsRefused as exc:
-            raise EmailError(f"recipient refused: {exc}", permanent=True) from None
-        except aiosmtplib.SMTPAuthenticationError:
-            raise EmailError("SMTP authentication failed", permanent=True) from None
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            raise EmailError(f"SMTP failed: {type(exc).__name__}") from None
-        return str(message["Message-ID"])
+        return await send_smtp(self.config.smtp_url, self.config.sender, to, subject, text)
 
     async def _post(self, url: str, key: str, body: dict[str, Any],
                     headers: dict[str, str]) -> httpx.Response:

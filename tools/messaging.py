@@ -17,6 +17,12 @@ SEND_EMAIL = "email.send"
 MAX_SMS = 480
 MAX_SUBJECT = 120
 MAX_TEXT = 2000
+EMAIL_BREAKER_ALIAS = "email"
+
+
+def twilio_breaker_alias(owner_id: int) -> str:
+    """The breaker of the Twilio account an organisation's texts go through."""
+    return f"twilio:owner:{owner_id}"
 
 
 async def send_sms(ctx: ToolContext, body: str, to: str | None = None) -> dict[str, Any]:
@@ -29,7 +35,7 @@ async def send_sms(ctx: ToolContext, body: str, to: str | None = None) -> dict[s
     number = normalize_phone(to or ctx.caller_phone)
     if await sms.opted_out(ctx.pool, ctx.client.id, number):
         return {"sent": False, "reason": "this number has opted out of texts"}
-    if breaker.open_for("twilio:") is not None:
+    if breaker.shared.retry_after(twilio_breaker_alias(ctx.client.owner_id)) is not None:
         return {"sent": False, "reason": "texting is unavailable right now"}
     async with ctx.pool.acquire() as conn, conn.transaction():
         message = await sms.insert_outbound(conn, client_id=ctx.client.id, kind="agent",
@@ -56,7 +62,7 @@ async def send_email(ctx: ToolContext, subject: str, text: str,
             raise ToolError("to must be a valid e-mail address") from None
     else:
         recipients = await emails.owner_addresses(ctx.pool, client_id=ctx.client.id)
-    if breaker.open_for("email:") is not None:
+    if breaker.shared.retry_after(EMAIL_BREAKER_ALIAS) is not None:
         return {"sent": False, "reason": "e-mail is unavailable right now"}
     async with ctx.pool.acquire() as conn, conn.transaction():
         for owner_id, address in recipients:
