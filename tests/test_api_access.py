@@ -44,6 +44,20 @@ ROUTES = [
     ("POST", "/api/api-keys/{a}/rotate", "manage:api_keys"),
     ("GET", "/api/active-calls", "read:calls"),
     ("POST", "/api/admin/clients/{c}/top-ups", "session"),
+    ("GET", "/api/webhooks", "read:webhooks"),
+    ("POST", "/api/webhooks", "write:webhooks"),
+    ("GET", "/api/webhooks/{w}", "read:webhooks"),
+    ("DELETE", "/api/webhooks/{w}", "write:webhooks"),
+    ("POST", "/api/webhooks/{w}/enable", "write:webhooks"),
+    ("POST", "/api/webhooks/{w}/test", "write:webhooks"),
+    ("GET", "/api/webhooks/{w}/deliveries", "read:webhooks"),
+    ("POST", "/api/webhooks/{w}/deliveries/{d}/redeliver", "write:webhooks"),
+    ("GET", "/api/twilio/credentials", "read:twilio"),
+    ("PUT", "/api/twilio/credentials", "write:twilio"),
+    ("DELETE", "/api/twilio/credentials", "write:twilio"),
+    ("GET", "/api/twilio/numbers", "read:twilio"),
+    ("POST", "/api/twilio/numbers/{n}/assign", "write:twilio"),
+    ("POST", "/api/integrations/email/test", "write:integrations"),
 ]
 PUBLIC = {
     ("POST", "/api/auth/register"), ("POST", "/api/auth/login"), ("POST", "/api/auth/refresh"),
@@ -70,14 +84,17 @@ async def world(pg_url):
                                    json={"phone_number": "+14155550155"})
         key = await owner.create_key("read:clients")
         yield World(srv, owner, {"c": client["id"], "k": contact.json()["id"], "v": 1,
-                                 "a": key["id"], "key": "voice_speed"})
+                                 "a": key["id"], "key": "voice_speed", "w": 1, "d": 1,
+                                 "n": "PN1"})
 
 
 def test_the_table_covers_every_operation(world):
     doc = world.server.app.openapi()
     documented = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
     table = {(m, p.replace("{c}", "{client_id}").replace("{k}", "{contact_id}")
-              .replace("{v}", "{conversation_id}").replace("{a}", "{key_id}"))
+              .replace("{v}", "{conversation_id}").replace("{a}", "{key_id}")
+              .replace("{w}", "{endpoint_id}").replace("{d}", "{delivery_id}")
+              .replace("{n}", "{number_sid}"))
              for m, p, _ in ROUTES}
     assert documented == table | PUBLIC
     for method, path in table:

@@ -95,7 +95,8 @@ async def test_a_booking_call_tells_the_webhook_the_caller_and_schedules_the_rem
         owner = await register(http)
         response = await owner.post("/api/webhooks", json={
             "url": receiver.url, "events": ["appointment.booked", "call.ended",
-                                            "appointment.cancelled"]})
+                                            "appointment.cancelled", "call.started",
+                                            "contact.created"]})
         receiver.secret = response.json()["secret"]
         client = await make_client(pool, owner_id=owner.id, timezone="America/New_York")
         call = await place_call(server, client, [BOOK, BYE])
@@ -106,6 +107,10 @@ async def test_a_booking_call_tells_the_webhook_the_caller_and_schedules_the_rem
 
         await until(both, what="appointment.booked and call.ended")
         assert all(r["verified"] for r in receiver.received)
+        (started,) = receiver.events("call.started")
+        assert started["data"]["call_sid"] == call.call_sid
+        (contact,) = receiver.events("contact.created")
+        assert contact["data"]["phone"] == "+12125550199"
         (booked,) = receiver.events("appointment.booked")
         assert booked["data"]["name"] == "Ana Lopez"
         assert booked["data"]["starts_at"] == "2099-06-02T19:00:00Z"
@@ -193,6 +198,20 @@ async def test_stop_by_text_stops_every_text_to_that_number(pool, pg_url):
                                           " WHERE kind = 'confirmation'"), what="the skip")
         assert await send_sms(ctx, "Hello") == {"sent": False,
                                                 "reason": "this number has opted out of texts"}
+        # while the organisation's Twilio breaker is open, the agent hears it is unavailable
+        from events.deps import Deps
+        from tools.breaker import shared
+        from tools.messaging import twilio_breaker_alias
+
+        account = await Deps(server.settings, pool, None, None).twilio(  # type: ignore[arg-type]
+            client.owner_id)
+        for _ in range(3):
+            shared.get(account.breaker_name()).record_failure()
+        assert shared.retry_after(twilio_breaker_alias(client.owner_id)) is not None
+        await pool.execute("DELETE FROM sms_opt_outs")
+        assert await send_sms(ctx, "Hi") == {"sent": False,
+                                             "reason": "texting is unavailable right now"}
+        shared.reset()
         # START opts back in
         await text_in(server, "START", caller=caller, to=client.phone_number,
                       sid="SM" + "2" * 32)
