@@ -24,6 +24,7 @@ class Sms:
     body: str
     status: str
     send_at: datetime | None
+    for_starts_at: datetime | None
     twilio_sid: str | None
     error_code: int | None
     error_message: str | None
@@ -36,15 +37,16 @@ _COLUMNS = ", ".join(Sms.__dataclass_fields__)
 
 async def insert_outbound(db: Executor, *, client_id: int, kind: str, from_number: str,
                           to_number: str, body: str, appointment_id: int | None = None,
-                          send_at: datetime | None = None) -> Sms | None:
+                          send_at: datetime | None = None,
+                          for_starts_at: datetime | None = None) -> Sms | None:
     """A text to send; None when this confirmation or reminder already exists."""
     row = await db.fetchrow(
         "INSERT INTO sms_messages (client_id, appointment_id, direction, kind, from_number,"
-        " to_number, body, status, send_at)"
-        " VALUES ($1, $2, 'outbound', $3, $4, $5, $6, $7, $8)"
+        " to_number, body, status, send_at, for_starts_at)"
+        " VALUES ($1, $2, 'outbound', $3, $4, $5, $6, $7, $8, $9)"
         f" ON CONFLICT DO NOTHING RETURNING {_COLUMNS}",
         client_id, appointment_id, kind, from_number, to_number, body,
-        "scheduled" if send_at else "queued", send_at)
+        "scheduled" if send_at else "queued", send_at, for_starts_at)
     return Sms(**row) if row else None
 
 

@@ -68,6 +68,7 @@ async def schedule_reminder(conn: Any, client: Client, booking: Appointment, *,
     text = await sms.insert_outbound(conn, client_id=client.id, kind="reminder",
                                      from_number=client.phone_number, to_number=booking.phone,
                                      appointment_id=booking.id, send_at=send_at,
+                                     for_starts_at=booking.starts_at,
                                      body=reminder_text(client, booking))
     if text is not None:
         await outbox.enqueue(conn, SEND_SMS, {"sms_id": text.id}, key=f"sms:{text.id}",
@@ -83,8 +84,7 @@ async def _still_wanted(deps: Deps, text: sms.Sms, client: Client) -> str | None
     booking = await appointments.get(deps.pool, client.id, text.appointment_id)
     if booking is None or booking.status != "booked":
         return "appointment cancelled"
-    if text.kind == "reminder" and text.send_at is not None and \
-            booking.starts_at - timedelta(hours=reminder_hours(client)) != text.send_at:
+    if text.kind == "reminder" and text.for_starts_at not in (None, booking.starts_at):
         return "appointment moved"
     return None
 

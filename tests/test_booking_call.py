@@ -236,3 +236,46 @@ async def test_an_llm_clients_summary_is_written_by_its_llm(pool, pg_url):
                              f"{BYE}."
     (asked,) = [r for r in llm.requests if not r.get("stream")]
     assert asked["model"] == "gpt-test"
+
+
+async def test_a_rescheduled_appointment_gets_a_reminder_for_its_new_time_only(pool, pg_url):
+    from db import outbox
+    from tests.test_tool_audit import ToolContext
+    from tools.calendar import book_appointment, booked_event
+
+    async with live_server(pg_url, providers=ScriptedProviders(), **SETTINGS) as server:
+        client = await make_client(pool, timezone="America/New_York")
+        ctx = ToolContext(pool=pool, client=client, conversation_id=None,
+                          caller_phone="+12125550177")
+        booked = await book_appointment(ctx, DATE, TIME, "Re Schedule")
+        await until(lambda: _ready(server.twilio.messages), what="the confirmation")
+        moved = STARTS + timedelta(days=1)
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("UPDATE appointments SET starts_at = $2, ends_at = $2::timestamptz +"
+                               " interval '30 minutes' WHERE id = $1",
+                               booked["appointment_id"], moved)
+            booking = await appointments.get(conn, client.id, booked["appointment_id"])
+            await outbox.record(conn, "appointment.rescheduled", booked_event(client, booking),
+                                client_id=client.id)
+
+        async def two():
+            rows = await pool.fetch("SELECT send_at FROM sms_messages WHERE kind = 'reminder'"
+                                    " ORDER BY send_at")
+            return rows if len(rows) == 2 else None
+
+        rows = await until(two, what="the second reminder")
+        assert [r["send_at"] for r in rows] == [STARTS - timedelta(hours=24),
+                                                moved - timedelta(hours=24)]
+        await pool.execute("UPDATE pgqueuer SET execute_after = now()")
+
+        async def settled():
+            rows = await pool.fetch("SELECT status, error_message FROM sms_messages"
+                                    " WHERE kind = 'reminder' ORDER BY send_at")
+            return rows if all(r["status"] != "scheduled" for r in rows) else None
+
+        old, new = await until(settled, what="both reminders to come due")
+        assert (old["status"], old["error_message"]) == ("skipped", "appointment moved")
+        assert new["status"] == "queued"        # sent: Twilio's answer is the status
+        bodies = [m["form"]["Body"] for m in server.twilio.messages]
+        assert bodies[-1] == f"Reminder: your appointment at {client.name} is on Wed Jun 3" \
+                             " at 3 PM. Reply Y to confirm or C to cancel."

@@ -194,6 +194,8 @@ CREATE TABLE sms_messages (
     body           text NOT NULL,
     status         text NOT NULL,        -- scheduled, queued, sent, delivered, failed, skipped, received, ...
     send_at        timestamptz,
+    -- a reminder is for the appointment at this time; moved, it is not sent
+    for_starts_at  timestamptz,
     twilio_sid     text UNIQUE,
     error_code     integer,
     error_message  text,
