@@ -48,6 +48,13 @@ STANDARD: dict[str, Spec] = {
     "enable_transcription": Spec("boolean", True, "Keep a transcript of each call"),
     "silence_timeout": Spec("number", 10.0,
                             "Seconds of caller silence before the agent prompts", 2.0, 60.0),
+    "sms_confirmations": Spec("boolean", True, "Text the caller a confirmation of each booking"),
+    "sms_reminder_hours": Spec("integer", 24, "Text a reminder this many hours before an"
+                               " appointment (0: none)", 0, 168),
+    "owner_notifications": Spec("boolean", True, "E-mail the owners about new bookings and"
+                                " messages"),
+    "daily_digest": Spec("boolean", True, "E-mail the owners a digest of the day's calls"),
+    "digest_hour": Spec("integer", 8, "Local hour the daily digest is sent", 0, 23),
 }
 
 

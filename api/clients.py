@@ -13,6 +13,7 @@ from api import validation as v
 from api.agent_settings import defaults as default_settings
 from api.auth import Principal, require
 from api.errors import ApiError, responses
+from api.twilio_numbers import check_owned
 from api.validation import Id, Input, Phone
 from db import clients
 from db.clients import Client
@@ -141,6 +142,7 @@ async def list_clients(request: Request, principal: Read,
              responses=responses(401, 403, 409, 422, 429))
 async def create_client(body: ClientCreate, request: Request, principal: Write) -> ClientOut:
     state = request.state.api
+    await check_owned(request, principal, body.phone_number)
     values = default_providers(state.settings) | body.model_dump(exclude_none=True)
     values["settings"] = default_settings()
     try:
@@ -165,6 +167,8 @@ async def update_client(client_id: Id, body: ClientUpdate, request: Request,
     nulls = sorted(k for k, val in changes.items() if val is None and k != "calendar_id")
     if nulls:
         raise ApiError(422, [{"field": k, "message": "may not be null"} for k in nulls])
+    if changes.get("phone_number"):
+        await check_owned(request, principal, changes["phone_number"])
     try:
         client = await clients.update_for_owner(request.state.api.pool, principal.user_id,
                                                 client_id, **changes)

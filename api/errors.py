@@ -16,6 +16,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tools.breaker import BreakerOpen
+
 log = logging.getLogger("frontdesk.api")
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
@@ -135,6 +137,12 @@ def install_handlers(app: FastAPI) -> None:
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [{"field": _field(tuple(e["loc"])), "message": e["msg"]} for e in exc.errors()]
         return error_response(request, 422, errors)
+
+    @app.exception_handler(BreakerOpen)
+    async def _breaker_open(request: Request, exc: BreakerOpen) -> JSONResponse:
+        retry = str(max(1, round(exc.retry_after)))
+        return error_response(request, 503, str(exc), "service_unavailable",
+                              {"Retry-After": retry})
 
     # Input PostgreSQL cannot store (NUL characters, lone surrogates, out-of-range numbers)
     # that slipped past validation is the caller's mistake, not a server error.

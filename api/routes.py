@@ -17,7 +17,10 @@ from api import (
     contacts,
     conversations,
     google_login,
+    integrations,
     microsoft,
+    twilio_numbers,
+    webhooks,
 )
 from api.errors import responses
 
@@ -34,6 +37,10 @@ TAGS = [
     {"name": "API keys", "description": "Scoped keys for integrations (Bearer or X-API-Key)."},
     {"name": "monitoring", "description": "Calls in progress."},
     {"name": "admin", "description": "Operator actions."},
+    {"name": "webhooks", "description": "Signed outbound webhooks: endpoints, deliveries, "
+     "dead letters, redelivery, tests. Also under /api/v1/webhooks."},
+    {"name": "twilio", "description": "Twilio credentials and numbers. Also under /api/v1."},
+    {"name": "integrations", "description": "E-mail test. Also under /api/v1."},
 ]
 
 
@@ -45,4 +52,8 @@ def router() -> APIRouter:
                    conversations, calendar, microsoft, calendar_events, appointments, api_keys,
                    active_calls, admin):
         api.include_router(module.router)
+    for module in (webhooks, twilio_numbers, integrations):
+        api.include_router(module.router)
+        # The same routes under /api/v1, documented once.
+        api.include_router(module.router, prefix="/v1", include_in_schema=False)
     return api

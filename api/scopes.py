@@ -15,5 +15,10 @@ SCOPES: dict[str, str] = {
     "read:appointments": "List and read appointments and free slots",
     "write:appointments": "Book, change, reschedule and cancel appointments",
     "manage:api_keys": "Create, list, rotate and revoke API keys (within the key's own scopes)",
+    "read:webhooks": "List webhook endpoints and their deliveries",
+    "write:webhooks": "Register, test, enable and delete webhook endpoints; redeliver",
+    "read:twilio": "See the Twilio account in use and its numbers",
+    "write:twilio": "Set Twilio credentials and assign numbers to clients",
+    "write:integrations": "Send test messages through the configured integrations",
 }
 ALL = frozenset(SCOPES)

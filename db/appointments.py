@@ -25,8 +25,9 @@ class SlotTaken(Exception):
 
 @dataclass(frozen=True)
 class Actor:
-    """Who changes an appointment: the agent (in a call) or a member of staff (the API)."""
-    kind: str                           # agent | staff
+    """Who changes an appointment: the agent (in a call), a member of staff (the API), or the
+    caller themselves (a text)."""
+    kind: str                           # agent | staff | caller (by text)
     conversation_id: int | None = None
     user_id: int | None = None
     api_key_id: int | None = None
@@ -168,7 +169,7 @@ async def cancel(db: Executor, client_id: int, appointment_id: int, *,
         " WHERE id = $2 AND client_id = $1 AND status = 'booked' RETURNING *),"
         f" c AS ({record}) SELECT {_COLUMNS} FROM a",
         client_id, appointment_id, by.conversation_id, by.user_id, by.api_key_id, by.kind,
-        "caller" if by.kind == "agent" else "staff", reason)
+        "staff" if by.kind == "staff" else "caller", reason)
     return Appointment(**row) if row else None
 
 
@@ -182,6 +183,15 @@ async def booked_between(db: Executor, client_id: int, start: datetime,
         " AND starts_at < $3 AND ends_at > $2 ORDER BY starts_at",
         client_id, start, end)
     return [Appointment(**r) for r in rows]
+
+
+async def next_booked(db: Executor, client_id: int, phone: str) -> Appointment | None:
+    """The earliest upcoming booked appointment of ``phone`` with this client."""
+    row = await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM appointments WHERE client_id = $1 AND phone = $2"
+        " AND status = 'booked' AND starts_at > now() ORDER BY starts_at LIMIT 1",
+        client_id, phone)
+    return Appointment(**row) if row else None
 
 
 async def get(db: Executor, client_id: int, appointment_id: int) -> Appointment | None:

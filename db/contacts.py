@@ -17,6 +17,15 @@ async def upsert_by_phone(db: Executor, *, client_id: int, phone_number: str) ->
         " RETURNING id", client_id, phone_number)
 
 
+async def ensure_by_phone(db: Executor, *, client_id: int, phone_number: str) -> tuple[int, bool]:
+    """(contact id, created now) for this caller."""
+    row = await db.fetchrow(
+        "INSERT INTO contacts (client_id, phone_number) VALUES ($1, $2)"
+        " ON CONFLICT (client_id, phone_number) DO UPDATE SET updated_at = now()"
+        " RETURNING id, xmax = 0 AS created", client_id, phone_number)
+    return row["id"], row["created"]
+
+
 async def set_name_if_missing(db: Executor, contact_id: int, name: str) -> None:
     await db.execute("UPDATE contacts SET name = $2, updated_at = now()"
                      " WHERE id = $1 AND (name IS NULL OR name = '')", contact_id, name)

@@ -29,6 +29,8 @@ class Conversation:
     providers: dict[str, Any]
     provider_fallbacks: list[dict[str, Any]]
     transferred_to: str | None = None
+    summary: str | None = None
+    outcome: str | None = None
 
 
 _COLUMNS = ", ".join(Conversation.__dataclass_fields__)

@@ -18,6 +18,8 @@ import api.routes
 from api.state import ApiState
 from db import secrets
 from db.pool import open_pool
+from events.deps import Deps
+from events.worker import start_workers, stop_workers
 from frontdesk.database import resolve_url
 from frontdesk.demo import ensure_demo
 from frontdesk.settings import Settings
@@ -27,6 +29,7 @@ from voice.liveness import ProcessLiveness
 from voice.media_stream import media_stream
 from voice.registry import CallRegistry
 from voice.signatures import TwilioSignatures
+from voice.sms_webhook import sms_status, sms_webhook
 from voice.state import VoiceState
 from voice.status_callback import status_callback
 from voice.twilio_rest import TwilioRest
@@ -63,7 +66,8 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         dsn, embedded = await resolve_url(settings)
-        async with (open_pool(dsn, max_size=max(10, settings.max_calls + 5)) as pool,
+        pool_size = max(10, settings.max_calls + 5) + 2 * settings.event_workers
+        async with (open_pool(dsn, max_size=pool_size) as pool,
                     httpx.AsyncClient() as http):
             token_secret = (settings.secret("call_token_secret")
                             or await secrets.get_or_create(pool, "call_token"))
@@ -90,6 +94,9 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
                 log.warning("TWILIO_AUTH_TOKEN is not set: /voice accepts unsigned requests."
                             " Local development only.")
             app.state.calls = calls
+            api_state = ApiState(settings=settings, pool=pool, jwt_secret=jwt_secret)
+            deps = Deps(settings=settings, pool=pool, http=http, sealer=await api_state.sealer())
+            workers = await start_workers(deps, dsn, settings.event_workers)
             # Everything loaded so far (models, libraries) lives for the whole process. Frozen,
             # it is skipped by the full collection each finished call runs, which otherwise
             # stalls every other call's audio for 100-200 ms (see BENCHMARKS.md).
@@ -105,10 +112,12 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
                                             http, base_url=settings.twilio_api_base_url,
                                             account_sid=settings.twilio_account_sid,
                                             auth_token=settings.secret("twilio_auth_token"))),
-                    "api": ApiState(settings=settings, pool=pool, jwt_secret=jwt_secret),
+                    "api": api_state,
+                    "events": deps,
                 }
             finally:
                 await calls.drain(DRAIN_SECONDS)
+                await stop_workers(workers)
                 await liveness.stop()
                 if local is not None:
                     local.close()
@@ -121,6 +130,8 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
     app.include_router(api.routes.router())
     app.add_route("/voice", voice_webhook, methods=["POST"], include_in_schema=False)
     app.add_route("/voice/status", status_callback, methods=["POST"], include_in_schema=False)
+    app.add_route("/sms", sms_webhook, methods=["POST"], include_in_schema=False)
+    app.add_route("/sms/status", sms_status, methods=["POST"], include_in_schema=False)
     app.router.routes.append(WebSocketRoute("/ws/{client_id:int}/{caller}", media_stream))
 
     @app.get("/healthz", include_in_schema=False)

@@ -1,4 +1,4 @@
-"""The ``frontdesk`` command: serve, migrate, token, call."""
+"""The ``frontdesk`` command: serve, worker, migrate, token, call."""
 
 from __future__ import annotations
 
@@ -62,6 +62,17 @@ def _banner(settings: Settings, app: object) -> str:
     return "\n".join(lines) + "\n"
 
 
+def worker(args: argparse.Namespace) -> None:
+    """Work the job queue (webhooks, texts, e-mails, reminders) without serving calls."""
+    from frontdesk import logs
+    from frontdesk.worker import run_workers
+
+    settings = _settings()
+    logs.configure(settings.log_level)
+    count = args.workers if args.workers is not None else max(1, settings.event_workers)
+    asyncio.run(run_workers(settings, count))   # SIGINT/SIGTERM stop it cleanly
+
+
 def migrate(_args: argparse.Namespace) -> None:
     from db.pool import open_pool
     from frontdesk.database import resolve_url
@@ -115,6 +126,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.set_defaults(func=serve)
+    p = sub.add_parser("worker", help="work the job queue: webhooks, texts, e-mails, reminders")
+    p.add_argument("--workers", type=int, help="queue workers in this process"
+                   " (default: EVENT_WORKERS, at least 1)")
+    p.set_defaults(func=worker)
     p = sub.add_parser("migrate", help="apply pending database migrations")
     p.set_defaults(func=migrate)
     p = sub.add_parser("token", help="print an API access token for a user")

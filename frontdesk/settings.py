@@ -171,7 +171,6 @@ class Settings(BaseSettings):
     microsoft_login_url: str = "https://login.microsoftonline.com"
     microsoft_graph_url: str = "https://graph.microsoft.com/v1.0"
     calendar_timeout_seconds: float = Field(10.0, gt=0, le=60)
-    integrations_stub_mode: bool = False
 
     @field_validator("google_calendar_api_url", "microsoft_login_url", "microsoft_graph_url")
     @classmethod
@@ -180,3 +179,43 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError("must be an absolute http(s) URL")
         return v.rstrip("/")
+    # --- After the call: job queue, webhooks, texts, e-mail (see .env.example) -------------
+    event_workers: int = Field(1, ge=0, le=64)  # queue workers inside `frontdesk serve`
+    job_concurrency: int = Field(10, ge=1, le=500)  # jobs one worker runs at once
+    job_max_attempts: int = Field(6, ge=1, le=50)
+    job_retry_base_seconds: float = Field(5.0, gt=0, le=3600)
+    job_heartbeat_seconds: float = Field(30.0, ge=1, le=600)
+    webhook_retry_delays: str = "60,300,1800"  # seconds before each retry
+    webhook_connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    webhook_disable_after_seconds: float = Field(86_400.0, gt=0)
+    webhook_allow_private_targets: bool = False
+    integrations_stub_mode: bool = False
+    email_backend: str = "auto"  # auto | smtp | resend | sendgrid | stub
+    resend_api_key: SecretStr | None = Field(None, repr=False)
+    resend_api_url: str = "https://api.resend.com"
+    sendgrid_api_key: SecretStr | None = Field(None, repr=False)
+    sendgrid_api_url: str = "https://api.sendgrid.com"
+
+    @field_validator("webhook_retry_delays")
+    @classmethod
+    def _retry_delays(cls, v: str) -> str:
+        try:
+            delays = [float(d) for d in v.split(",") if d.strip()]
+        except ValueError:
+            raise ValueError("must be comma-separated seconds, e.g. 60,300,1800") from None
+        if not delays or any(d < 0 or d > 7 * 86_400 for d in delays):
+            raise ValueError("must be one or more delays between 0 and 604800 seconds")
+        return v
+
+    @field_validator("email_backend")
+    @classmethod
+    def _email_backend(cls, v: str) -> str:
+        v = v.lower()
+        if v not in ("auto", "smtp", "resend", "sendgrid", "stub"):
+            raise ValueError("must be one of auto, smtp, resend, sendgrid, stub")
+        return v
+
+    @property
+    def webhook_delays(self) -> list[float]:
+        return [float(d) for d in self.webhook_retry_delays.split(",") if d.strip()]

@@ -120,6 +120,16 @@ async def owner(server: LiveServer, pool: asyncpg.Pool) -> AsyncIterator[User]:
         yield await register(http)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_breakers() -> Iterator[None]:
+    """The process's circuit breakers start closed in every test: one test process stands
+    in for many deployments, whose outages must not leak into each other."""
+    from tools.breaker import shared
+
+    yield
+    shared.reset()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     from frontdesk import logs
 

@@ -64,6 +64,18 @@ def _reply(messages: list[dict[str, Any]],
             _chunk({"content": f"You said: {text}"}), _chunk({}, "stop")]
 
 
+def _completion(messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """A non-streamed answer: to a request for a summary, one naming the caller's lines."""
+    last = str(messages[-1].get("content") if messages else "")
+    said = [line.removeprefix("user: ") for line in last.splitlines()
+            if line.startswith("user: ")]
+    text = f"LLM summary: the caller said {' / '.join(said)}." if said else "Nothing."
+    return {"id": "chatcmpl-2", "object": "chat.completion", "created": int(time.time()),
+            "model": "fake", "choices": [{"index": 0, "finish_reason": "stop",
+                                          "message": {"role": "assistant", "content": text}}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+
+
 @asynccontextmanager
 async def fake_openai() -> AsyncIterator[FakeOpenAI]:
     state = FakeOpenAI()
@@ -73,7 +85,7 @@ async def fake_openai() -> AsyncIterator[FakeOpenAI]:
         state.requests.append(body)
         state.authorizations.append(request.headers.get("authorization", ""))
         if not body.get("stream"):
-            return JSONResponse({"error": {"message": "only streaming is faked"}}, 400)
+            return JSONResponse(_completion(body.get("messages", [])))
 
         async def events() -> AsyncIterator[str]:
             for event in _reply(body.get("messages", []), state.tool_rules):

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tools import calendar, end_call, transfer
+from tools import calendar, end_call, messaging, transfer
 
 Handler = Callable[..., Awaitable[dict[str, Any]]]
 
@@ -122,6 +122,36 @@ TOOLS: dict[str, Tool] = {t.name: t for t in (
         required=[],
         handler=transfer.transfer_call,
         unavailable="the transfer is unavailable right now",
+    ),
+    # Opt-in, like transfer_call: a client turns them on.
+    Tool(
+        name="send_sms",
+        description="Text the caller (or another number they give) from the business's "
+                    "number, e.g. an address or a summary they asked for. If it returns "
+                    "sent=false, tell the caller the reason.",
+        properties={
+            "body": {"type": "string", "description": "The text, at most 480 characters."},
+            "to": {"type": "string", "description": "Number to text, e.g. +12125550123. "
+                                                    "Omit to text the caller."},
+        },
+        required=["body"],
+        handler=messaging.send_sms,
+        unavailable="texting is unavailable right now",
+    ),
+    Tool(
+        name="send_email",
+        description="E-mail the office (omit 'to') with something the caller wants them to "
+                    "know, or e-mail the caller at an address they spelled out. If it "
+                    "returns sent=false, tell the caller the reason.",
+        properties={
+            "subject": {"type": "string", "description": "Subject, at most 120 characters."},
+            "text": {"type": "string", "description": "The message, at most 2000 characters."},
+            "to": {"type": "string", "description": "An e-mail address the caller gave. "
+                                                    "Omit to write to the office."},
+        },
+        required=["subject", "text"],
+        handler=messaging.send_email,
+        unavailable="e-mail is unavailable right now",
     ),
 )}
 

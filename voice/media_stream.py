@@ -12,6 +12,7 @@ import logging
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from db import active_calls, clients, contacts, conversations
+from events import call_summary
 from pipelines.providers import ProviderUnavailable
 from voice import call_tokens
 from voice.registry import AtCapacity
@@ -87,9 +88,13 @@ async def _activate(state: VoiceState, start: StreamStart, client_id: int,
             if conv is None:
                 await tx.rollback()
                 return "call token already used or call unknown"
-            contact_id = await contacts.upsert_by_phone(conn, client_id=client_id,
-                                                        phone_number=conv.caller_phone)
+            contact_id, new_contact = await contacts.ensure_by_phone(
+                conn, client_id=client_id, phone_number=conv.caller_phone)
             conv = await conversations.set_contact(conn, conv.id, contact_id)
+            if new_contact:
+                await call_summary.record_contact_created(conn, client, contact_id,
+                                                          conv.caller_phone)
+            await call_summary.record_started(conn, conv, client)
             await active_calls.insert(
                 conn, call_sid=conv.call_sid, conversation_id=conv.id, client_id=client_id,
                 owner_id=client.owner_id, caller_phone=conv.caller_phone,

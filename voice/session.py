@@ -16,9 +16,10 @@ from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocket
 from twilio.twiml.voice_response import VoiceResponse
 
-from db import active_calls, conversations, usage
+from db import active_calls, clients, conversations, usage
 from db.clients import Client
 from db.conversations import Conversation
+from events import call_summary
 from frontdesk.settings import Settings
 from pipelines.inbound import CallOptions, CallPipeline, TwilioLink, build_inbound
 from pipelines.playback import Playback
@@ -403,14 +404,25 @@ class CallSession:
             await asyncio.to_thread(self._recorder.close)
         await finalize_conversation(self._pool, conversation_id=self.conversation_id,
                                     client_id=self.client.id, call_sid=self.call_sid,
-                                    end_reason=self.end_reason or "completed")
+                                    end_reason=self.end_reason or "completed",
+                                    summary=await self._llm_summary())
         self.log.info("call %s finalized: %s after %.1f s", self.call_sid, self.end_reason,
                       self.elapsed())
 
+    async def _llm_summary(self) -> str | None:
+        """An LLM client's own summary of the call (None: the rules write it)."""
+        conv = await conversations.get(self._pool, self.conversation_id)
+        return await call_summary.llm_summary(
+            self.client, conv.transcript if conv else [],
+            api_key=self._settings.secret("openai_api_key"),
+            base_url=self._settings.openai_base_url)
+
 
 async def finalize_conversation(pool: asyncpg.Pool, *, conversation_id: int, client_id: int,
-                                call_sid: str, end_reason: str, ended_at: Any = None) -> bool:
-    """Mark the call ended and debit what the ticks have not, in one transaction.
+                                call_sid: str, end_reason: str, ended_at: Any = None,
+                                summary: str | None = None) -> bool:
+    """Mark the call ended, debit what the ticks have not, store its summary and outcome
+    and record ``call.ended``, in one transaction.
 
     Returns False when the call had already been finalized (by this or another process).
     """
@@ -422,5 +434,8 @@ async def finalize_conversation(pool: asyncpg.Pool, *, conversation_id: int, cli
             if owed > 0:
                 await usage.debit(conn, client_id=client_id, conversation_id=conversation_id,
                                   seconds=owed, reason="call_final")
+            client = await clients.get(conn, client_id)
+            if client is not None:
+                await call_summary.record_ended(conn, conv, client, summary=summary)
         await active_calls.delete(conn, call_sid)
     return conv is not None

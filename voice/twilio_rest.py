@@ -10,15 +10,26 @@ import logging
 
 import httpx
 
+from tools.breaker import BreakerOpen, Breakers, shared
+
 log = logging.getLogger("frontdesk.twilio")
 
 TIMEOUT = httpx.Timeout(5.0)
 
 
+class _Unavailable(Exception):
+    """A 5xx or 429 from Twilio: counts against the breaker."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
 class TwilioRest:
     def __init__(self, http: httpx.AsyncClient, *, base_url: str, account_sid: str | None,
-                 auth_token: str | None) -> None:
+                 auth_token: str | None, breakers: Breakers | None = None) -> None:
         self._http = http
+        self._breakers = breakers or shared
         self._base = base_url.rstrip("/")
         self._account = account_sid
         self._token = auth_token
@@ -39,10 +50,20 @@ class TwilioRest:
         if not self.configured:
             return False
         url = f"{self._base}/2010-04-01/Accounts/{self._account}/Calls/{call_sid}.json"
-        try:
+
+        async def post() -> httpx.Response:
             response = await self._http.post(url, data=form, timeout=TIMEOUT,
                                              auth=(self._account or "", self._token or ""))
-        except httpx.HTTPError as exc:
+            if response.status_code >= 500 or response.status_code == 429:
+                raise _Unavailable(response)
+            return response
+
+        breaker = self._breakers.get(f"twilio:{self._base}:{self._account}")
+        try:
+            response = await breaker.call(post)
+        except _Unavailable as exc:
+            response = exc.response
+        except (httpx.HTTPError, BreakerOpen) as exc:
             log.warning("call %s: Twilio REST update failed: %s", call_sid, type(exc).__name__)
             return False
         if response.status_code in (200, 201):

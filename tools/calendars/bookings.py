@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from db import appointments, contacts
+from db import appointments, contacts, outbox
 from db.appointments import Actor, Appointment
 from db.clients import Client
 from tools.calendars import slots
@@ -33,6 +34,21 @@ class Refused(Exception):
 
     def __post_init__(self) -> None:
         super().__init__(self.reason)
+
+
+def event_data(client: Client, booking: Appointment) -> dict[str, Any]:
+    """The data of the appointment.* events (webhooks, texts, e-mails)."""
+    local = booking.starts_at.astimezone(ZoneInfo(client.timezone))
+    return {"appointment_id": booking.id, "conversation_id": booking.conversation_id,
+            "contact_id": booking.contact_id, "name": booking.name, "phone": booking.phone,
+            "starts_at": _utc(booking.starts_at), "ends_at": _utc(booking.ends_at),
+            "local_start": local.replace(tzinfo=None).isoformat(timespec="minutes"),
+            "timezone": client.timezone, "status": booking.status,
+            "when": f"{local:%a %b} {local.day} at {local:%H:%M}"}
+
+
+def _utc(at: datetime) -> str:
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def draft(client: Client, booking: Appointment) -> EventDraft:
@@ -95,6 +111,9 @@ async def book(pool: asyncpg.Pool, calendar: CalendarBackend, client: Client, *,
                 await appointments.set_external_event(conn, booking.id, event_id,
                                                       calendar.provider)
                 booking = replace(booking, external_event_id=event_id)
+            await outbox.record(conn, "appointment.booked",
+                                {**event_data(client, booking), "booked_by": by.kind},
+                                client_id=client.id, key=f"appointment.booked:{booking.id}")
     except appointments.SlotTaken:
         raise Refused("slot_taken", await slots.alternatives(
             pool, calendar, client, slots.local_day(client, starts), starts, now)) from None
@@ -149,6 +168,12 @@ async def change(pool: asyncpg.Pool, calendar: CalendarBackend, client: Client,
                                                       calendar.provider)
                 current = replace(current, external_event_id=new_id,
                                   calendar_provider=calendar.provider)
+            if starts is not None:
+                await outbox.record(
+                    conn, "appointment.rescheduled",
+                    {**event_data(client, current), "previous_starts_at": _utc(booking.starts_at),
+                     "rescheduled_by": by.kind},
+                    client_id=client.id, key=f"appointment.rescheduled:{booking.id}:{_utc(starts)}")
     except appointments.SlotTaken:
         assert starts is not None
         raise Refused("slot_taken", await slots.alternatives(
@@ -166,5 +191,9 @@ async def cancel(pool: asyncpg.Pool, calendar: CalendarBackend, client: Client,
         event_id = _in_calendar(calendar, booking)
         if event_id is not None:
             await calendar.delete_event(event_id)
+        await outbox.record(conn, "appointment.cancelled",
+                            {**event_data(client, cancelled), "cancelled_by": by.kind,
+                             "reason": reason},
+                            client_id=client.id, key=f"appointment.cancelled:{booking.id}")
     return cancelled
 

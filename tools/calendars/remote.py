@@ -18,6 +18,7 @@ from db.calendar_credentials import CalendarCredential
 from db.clients import Client
 from db.sealing import Sealer
 from frontdesk.settings import Settings
+from tools import breaker as breakers
 from tools.calendars.base import CalendarUnavailable, ReauthorizationRequired
 
 log = logging.getLogger("frontdesk.calendars")
@@ -72,9 +73,18 @@ class RemoteCalendar:
 
     async def _external(self, request: httpx.Request) -> httpx.Response:
         """Every request to the provider (API calls and token grants alike) goes through here
-        and only here: the place a circuit breaker per provider and client wraps. Raises
-        CalendarUnavailable for what says the provider is failing (no answer, 5xx, 429);
-        any other answer is returned."""
+        and only here, behind a circuit breaker per provider and client. Raises
+        CalendarUnavailable for what says the provider is failing (no answer, 5xx, 429, an
+        open breaker); any other answer is returned."""
+        breaker = breakers.shared.get(f"calendar:{self.provider}:{self._a.client.id}")
+        try:
+            return await breaker.call(lambda: self._send(request),
+                                      is_failure=lambda e: isinstance(e, CalendarUnavailable))
+        except breakers.BreakerOpen as exc:
+            raise CalendarUnavailable(self.provider, "failing, not tried for now",
+                                      retry_after=exc.retry_after) from None
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
         try:
             response = await self._a.http.send(request)
         except httpx.HTTPError as exc:
