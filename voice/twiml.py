@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from urllib.parse import parse_qsl, quote
 
-import phonenumbers
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
@@ -13,6 +13,7 @@ from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 from db import clients, conversations
 from pipelines.providers import ProviderUnavailable
 from voice import call_tokens
+from voice.caller_id import caller_id, e164
 from voice.state import VoiceState
 
 log = logging.getLogger("frontdesk.voice")
@@ -24,6 +25,8 @@ SAY_INACTIVE = "Sorry, this line is not available right now. Goodbye."
 SAY_NO_BALANCE = "Sorry, this line is temporarily unavailable. Please try again later. Goodbye."
 SAY_BUSY = "Sorry, all our lines are busy. Please call back in a few minutes. Goodbye."
 SAY_NOT_CONFIGURED = "Sorry, this line is not set up yet. Goodbye."
+# Twilio's call SIDs: CA and 32 hex digits.
+CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 
 
 def say_and_hang_up(sentence: str) -> Response:
@@ -35,16 +38,6 @@ def say_and_hang_up(sentence: str) -> Response:
 
 def _twiml(response: VoiceResponse) -> Response:
     return Response(str(response), media_type="application/xml")
-
-
-def e164(number: str) -> str | None:
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 async def read_signed_form(request: Request, state: VoiceState) -> dict[str, str] | Response:
@@ -76,9 +69,17 @@ async def voice_webhook(request: Request) -> Response:
     if isinstance(form, Response):
         return form
 
-    call_sid, to, caller = form.get("CallSid"), form.get("To"), form.get("From", "")
+    call_sid, to = form.get("CallSid"), form.get("To")
     if not call_sid or not to:
         return PlainTextResponse("CallSid and To are required", status_code=400)
+    if not CALL_SID.fullmatch(call_sid):
+        return PlainTextResponse("CallSid must be a Twilio call SID (CA and 32 hex digits)",
+                                 status_code=400)
+    caller = caller_id(form.get("From", ""))
+    if caller is None:
+        log.info("call %s refused: From %s is not a caller ID", call_sid, form.get("From"))
+        return PlainTextResponse("From must be an E.164 number, a withheld caller ID"
+                                 " (anonymous) or client:<identity>", status_code=400)
 
     number = e164(to)
     client = await clients.get_by_phone(state.pool, number) if number else None
