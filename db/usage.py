@@ -33,6 +33,44 @@ SELECT debited, balance_after FROM upd
 """
 
 
+# A tick of a live call: the same, only while the conversation is active. Locking the
+# conversation first (as its finalization does) means a tick that races the end of its call
+# is either in the bill the finalization settles or not taken at all.
+_PREPAY = """
+WITH live AS (
+    SELECT id FROM conversations WHERE id = $2 AND client_id = $1 AND status = 'active'
+    FOR UPDATE
+), before AS (
+    SELECT c.id, c.balance_seconds FROM clients c WHERE c.id = $1
+    AND EXISTS (SELECT 1 FROM live) FOR UPDATE
+), upd AS (
+    UPDATE clients c SET balance_seconds = c.balance_seconds - least($3, b.balance_seconds)
+    FROM before b WHERE c.id = b.id
+    RETURNING c.balance_seconds AS balance_after, b.balance_seconds - c.balance_seconds AS debited
+), conv AS (
+    UPDATE conversations SET billed_seconds = billed_seconds + (SELECT debited FROM upd)
+    WHERE id = (SELECT id FROM live)
+), ledger AS (
+    INSERT INTO usage_ledger (client_id, conversation_id, seconds, balance_after, reason)
+    SELECT $1, $2, debited, balance_after, 'call_tick' FROM upd WHERE debited > 0
+)
+SELECT debited, balance_after FROM upd
+"""
+
+# The unused part of a call's prepaid talk time, back to the balance with its own row.
+_REFUND = """
+WITH conv AS (
+    UPDATE conversations SET billed_seconds = billed_seconds - $3
+    WHERE id = $2 AND client_id = $1 AND billed_seconds >= $3 RETURNING id
+), upd AS (
+    UPDATE clients SET balance_seconds = balance_seconds + $3
+    WHERE id = $1 AND EXISTS (SELECT 1 FROM conv) RETURNING balance_seconds
+)
+INSERT INTO usage_ledger (client_id, conversation_id, seconds, balance_after, reason)
+SELECT $1, $2, -$3, balance_seconds, 'call_refund' FROM upd RETURNING balance_after
+"""
+
+
 async def debit(db: Executor, *, client_id: int, conversation_id: int | None, seconds: int,
                 reason: str) -> Debit:
     if seconds < 0:
@@ -41,6 +79,25 @@ async def debit(db: Executor, *, client_id: int, conversation_id: int | None, se
     if row is None:
         return Debit(0, 0)  # client deleted mid-call
     return Debit(row["debited"], row["balance_after"])
+
+
+async def prepay(db: Executor, *, client_id: int, conversation_id: int, seconds: int) -> Debit:
+    """Debit the next tick of a live call before it is talked (at most what is left);
+    Debit(0, 0) once the call has ended."""
+    if seconds <= 0:
+        raise ValueError("seconds must be > 0")
+    row = await db.fetchrow(_PREPAY, client_id, conversation_id, seconds)
+    if row is None:
+        return Debit(0, 0)
+    return Debit(row["debited"], row["balance_after"])
+
+
+async def refund(db: Executor, *, client_id: int, conversation_id: int,
+                 seconds: int) -> int | None:
+    """Give back prepaid seconds a call did not talk; the new balance (None: nothing done)."""
+    if seconds <= 0:
+        raise ValueError("seconds must be > 0")
+    return await db.fetchval(_REFUND, client_id, conversation_id, seconds)
 
 
 async def credit(db: Executor, *, client_id: int, seconds: int, reason: str = "topup") -> int:

@@ -29,6 +29,7 @@ from voice.registry import CallRegistry
 from voice.signatures import TwilioSignatures
 from voice.state import VoiceState
 from voice.status_callback import status_callback
+from voice.stream_gate import StreamGate
 from voice.twilio_rest import TwilioRest
 from voice.twiml import voice_webhook
 
@@ -90,6 +91,9 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
                 log.warning("TWILIO_AUTH_TOKEN is not set: /voice accepts unsigned requests."
                             " Local development only.")
             app.state.calls = calls
+            gate = StreamGate(limit=settings.stream_pending_limit,
+                              per_address=settings.stream_pending_per_address)
+            app.state.stream_gate = gate
             # Everything loaded so far (models, libraries) lives for the whole process. Frozen,
             # it is skipped by the full collection each finished call runs, which otherwise
             # stalls every other call's audio for 100-200 ms (see BENCHMARKS.md).
@@ -104,7 +108,8 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
                                         twilio=TwilioRest(
                                             http, base_url=settings.twilio_api_base_url,
                                             account_sid=settings.twilio_account_sid,
-                                            auth_token=settings.secret("twilio_auth_token"))),
+                                            auth_token=settings.secret("twilio_auth_token")),
+                                        gate=gate),
                     "api": ApiState(settings=settings, pool=pool, jwt_secret=jwt_secret),
                 }
             finally:
@@ -125,6 +130,9 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "calls": len(calls), "accepting": calls.accepting}
+        gate = getattr(app.state, "stream_gate", None)
+        return {"status": "ok", "calls": len(calls), "accepting": calls.accepting,
+                "expected_calls": calls.expected(),
+                "unauthenticated_streams": len(gate) if gate is not None else 0}
 
     return app

@@ -162,3 +162,11 @@ class Settings(BaseSettings):
                              " python -c 'from cryptography.fernet import Fernet;"
                              " print(Fernet.generate_key().decode())'") from None
         return v
+
+    # --- Media-stream admission (appended; see .env.example) -------------------------------
+    # Sockets that have not sent a verified start yet wait in a bounded room, briefly.
+    stream_start_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    stream_pending_limit: int = Field(32, ge=1, le=10_000)  # per process
+    stream_pending_per_address: int = Field(8, ge=1, le=10_000)
+    # Proxies whose X-Forwarded-For names the client (comma-separated IPs or CIDRs, or *).
+    forwarded_allow_ips: str = ""

@@ -24,6 +24,7 @@ from pipelines.inbound import CallOptions, CallPipeline, TwilioLink, build_inbou
 from pipelines.playback import Playback
 from pipelines.providers import ProviderFactory, ProviderPlan
 from tools.context import ToolContext
+from voice.meter import TalkTimeMeter
 from voice.recorder import InboundRecorder
 from voice.twilio_rest import TwilioRest
 
@@ -57,6 +58,8 @@ class CallIdentity:
     conversation: Conversation
     client: Client
     plan: ProviderPlan
+    activated_at: float = 0.0   # time.monotonic() when the call's talk time started
+    prepaid_seconds: int = 0    # the first tick, debited at activation
 
 
 class CallSession:
@@ -79,9 +82,13 @@ class CallSession:
         self._twilio = twilio
         # Per call, mutable
         self.end_reason: str | None = None
-        self.billed_seconds = 0
         self.playback = Playback()
-        self._started = time.monotonic()
+        self._started = identity.activated_at or time.monotonic()
+        self.meter = TalkTimeMeter(pool, client_id=self.client.id,
+                                   conversation_id=self.conversation_id,
+                                   tick_seconds=settings.meter_tick_seconds,
+                                   started_at=self._started,
+                                   prepaid_seconds=identity.prepaid_seconds)
         self._pipeline: CallPipeline | None = None
         self._ending = False            # a goodbye, hang-up or transfer is under way
         self._after_speech: tuple[str, str] | None = None   # ("hangup", reason) | ("transfer", to)
@@ -107,7 +114,7 @@ class CallSession:
                     account_sid=self._settings.twilio_account_sid or "")
             self._pipeline = self._build(ws)
             self._spawn(self._write_loop())
-            self._spawn(self._meter_loop())
+            self._spawn(self.meter.run(self._out_of_talk_time))
             self._spawn(self._watch_stream())
             max_duration = self.client.settings.get("max_call_duration",
                                                     DEFAULT_MAX_CALL_DURATION)
@@ -343,24 +350,8 @@ class CallSession:
             finally:
                 self._writes.task_done()
 
-    async def _meter_loop(self) -> None:
-        """Debit elapsed whole seconds in ticks; end the call when the balance is gone."""
-        tick = self._settings.meter_tick_seconds
-        balance = self.client.balance_seconds
-        while True:
-            # Never wait longer than the balance last seen could pay for.
-            await asyncio.sleep(max(1, min(tick, balance)))
-            due = int(self.elapsed()) - self.billed_seconds
-            if due <= 0:
-                continue
-            debit = await usage.debit(self._pool, client_id=self.client.id,
-                                      conversation_id=self.conversation_id, seconds=due,
-                                      reason="call_tick")
-            self.billed_seconds += debit.seconds
-            balance = debit.balance_after
-            if debit.seconds < due or balance <= 0:
-                await self.end_with_goodbye("balance_exhausted")
-                return
+    async def _out_of_talk_time(self) -> None:
+        await self.end_with_goodbye("balance_exhausted")
 
     async def _watch_stream(self) -> None:
         """A stream that has gone quiet (no media, no stop) is a dead socket."""
@@ -409,7 +400,10 @@ class CallSession:
 
 async def finalize_conversation(pool: asyncpg.Pool, *, conversation_id: int, client_id: int,
                                 call_sid: str, end_reason: str, ended_at: Any = None) -> bool:
-    """Mark the call ended and debit what the ticks have not, in one transaction.
+    """Mark the call ended and settle its talk time to the second, in one transaction: the
+    unused part of the prepaid ticks goes back to the balance (``call_refund``), and time the
+    ticks did not cover (the goodbye after the balance ran out) is debited, as far as the
+    balance allows (``call_final``).
 
     Returns False when the call had already been finalized (by this or another process).
     """
@@ -421,5 +415,8 @@ async def finalize_conversation(pool: asyncpg.Pool, *, conversation_id: int, cli
             if owed > 0:
                 await usage.debit(conn, client_id=client_id, conversation_id=conversation_id,
                                   seconds=owed, reason="call_final")
+            elif owed < 0:
+                await usage.refund(conn, client_id=client_id, conversation_id=conversation_id,
+                                   seconds=-owed)
         await active_calls.delete(conn, call_sid)
     return conv is not None

@@ -91,25 +91,32 @@ async def voice_webhook(request: Request) -> Response:
     if client.balance_seconds <= 0:
         log.info("call %s refused: client %s has no balance", call_sid, client.id)
         return say_and_hang_up(SAY_NO_BALANCE)
-    if not state.calls.has_room():
-        log.warning("call %s refused: at capacity (%d calls)", call_sid, len(state.calls))
-        return say_and_hang_up(SAY_BUSY)
     try:
         state.providers.plan(client)
     except ProviderUnavailable as exc:
         log.error("call %s refused: client %s: %s", call_sid, client.id, exc)
         return say_and_hang_up(SAY_NOT_CONFIGURED)
+    # The place is held until the stream uses its token or the token expires.
+    if not state.calls.expect(call_sid, state.settings.call_token_ttl_seconds):
+        log.warning("call %s refused: at capacity (%d calls, %d expected)", call_sid,
+                    len(state.calls), state.calls.expected())
+        return say_and_hang_up(SAY_BUSY)
 
     token, claims = call_tokens.issue(state.token_secret, call_sid=call_sid, client_id=client.id)
-    recorded = await conversations.create_pending(
-        state.pool, call_sid=call_sid, client_id=client.id, caller_phone=caller or "unknown",
-        token_nonce=claims.nonce)
+    try:
+        recorded = await conversations.create_pending(
+            state.pool, call_sid=call_sid, client_id=client.id, caller_phone=caller,
+            token_nonce=claims.nonce)
+    except BaseException:
+        state.calls.forget(call_sid)
+        raise
     if recorded is None:  # a webhook retry for a call that is already connected
+        state.calls.forget(call_sid)
         log.warning("call %s: /voice repeated for a call already in progress", call_sid)
         return say_and_hang_up(SAY_BUSY)
 
     stream = Stream(url=f"{state.settings.public_ws_base}/ws/{client.id}/"
-                        f"{quote(caller or 'unknown', safe='+')}")
+                        f"{quote(caller, safe='+')}")
     stream.parameter(name="token", value=token)
     connect = Connect()
     connect.append(stream)
