@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 from pipecat.frames.frames import EndFrame, TTSSpeakFrame
+from pipecat.utils.time import time_now_iso8601
 from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocket
 from twilio.twiml.voice_response import VoiceResponse
@@ -93,6 +94,10 @@ class CallSession:
         self._ending = False            # a goodbye, hang-up or transfer is under way
         self._after_speech: tuple[str, str] | None = None   # ("hangup", reason) | ("transfer", to)
         self._idle_prompts = 0
+        # The greeting is the first assistant turn, stored even when the caller cut it off
+        # before a word of it was spoken (then with no content).
+        self._greeting_stored = False
+        self._greeting_at = ""
         # An owner may switch transcripts off; usage, metrics and the audit are kept.
         self._keep_transcript = self.client.settings.get("enable_transcription", True) is not False
         self._recorder: InboundRecorder | None = None
@@ -120,6 +125,7 @@ class CallSession:
                                                     DEFAULT_MAX_CALL_DURATION)
             self._spawn(self._end_after(float(max_duration), "max_duration"))
             runner = WorkerRunner(handle_sigint=False, force_gc=True)
+            self._greeting_at = time_now_iso8601()   # queued as the stream connects
             await runner.add_workers(self._pipeline.worker)
             await runner.run()
             if self.end_reason is None:
@@ -254,12 +260,22 @@ class CallSession:
     def on_user_turn(self, content: str, timestamp: str) -> None:
         if not self._keep_transcript:
             return
+        if not self._greeting_stored:
+            # The caller spoke over the greeting before its speech had even started: the
+            # interruption dropped it, and the pipeline reports no turn for it.
+            self._greeting_stored = True
+            self._writes.put_nowait(("turn", {"role": "assistant", "content": "",
+                                              "timestamp": self._greeting_at or timestamp,
+                                              "interrupted": True}))
         self._writes.put_nowait(("turn", {"role": "user", "content": content,
                                           "timestamp": timestamp, "interrupted": False}))
 
     def on_assistant_turn(self, content: str, timestamp: str, interrupted: bool,
                           fix_context: Callable[[str], None]) -> None:
         sentences = self.playback.take_turn()
+        greeting, self._greeting_stored = not self._greeting_stored, True
+        if not content and not sentences and not greeting:
+            return   # a reply cut off before it began: nothing was said
         if not self._keep_transcript:
             if interrupted and sentences:   # the context is still cut to what was heard
                 self._spawn(self._fix_unrecorded(sentences, fix_context))
