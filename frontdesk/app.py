@@ -18,7 +18,7 @@ import api.routes
 from api.state import ApiState
 from db import secrets
 from db.pool import open_pool
-from frontdesk.database import resolve_url
+from frontdesk.database import Database, resolve_url
 from frontdesk.demo import ensure_demo
 from frontdesk.settings import Settings
 from pipelines import shared_vad
@@ -56,14 +56,17 @@ def load_local_models(settings: Settings) -> Any:
 
 
 def create_app(settings: Settings, *, calls: CallRegistry | None = None,
-               providers: ProviderFactory | None = None) -> FastAPI:
-    """Build the app. ``providers`` replaces the provider factory (tests and benchmarks)."""
+               providers: ProviderFactory | None = None,
+               database: Database | None = None) -> FastAPI:
+    """Build the app. ``providers`` replaces the provider factory (tests and benchmarks);
+    ``database`` is one the caller opened (and stops), else it is found at start-up."""
     if calls is None:  # (an empty registry is falsy: it has a length)
         calls = CallRegistry(settings.max_calls)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        dsn, embedded = await resolve_url(settings)
+        dsn, embedded = ((database.url, database.embedded) if database is not None
+                         else await resolve_url(settings))
         async with (open_pool(dsn, max_size=max(10, settings.max_calls + 5)) as pool,
                     httpx.AsyncClient() as http):
             token_secret = (settings.secret("call_token_secret")

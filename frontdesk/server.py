@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
@@ -48,6 +49,18 @@ class DrainingServer(uvicorn.Server):
         await super().startup(sockets)
         if self._banner and not self.should_exit:
             print(self._banner(), flush=True)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn raises the signal it stopped on again once it has shut down, so the
+        # process dies of it (exit -15) before anything after run() can clean up: the
+        # embedded PostgreSQL would be left running. A signal is how this server is asked
+        # to stop; stopping is a success.
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self._drain is None and len(self.calls) and sig in (signal.SIGTERM, signal.SIGINT):
