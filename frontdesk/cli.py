@@ -56,7 +56,8 @@ def _serve(settings: Settings) -> None:
             app = create_app(settings, calls=calls, database=database)
             config = uvicorn.Config(
                 app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
-                lifespan="on", log_level="warning", timeout_graceful_shutdown=5, **uvicorn_options(settings))
+                lifespan="on", log_level="warning", timeout_graceful_shutdown=5,
+                **uvicorn_options(settings))
             server = DrainingServer(config, calls, DRAIN_SECONDS,
                                     banner=lambda: _banner(settings, app))
             server.run()
