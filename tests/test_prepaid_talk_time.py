@@ -32,7 +32,7 @@ def goodbye_started(conv) -> datetime | None:
     return None
 
 
-@pytest.mark.parametrize("tick", [1, 15])
+@pytest.mark.parametrize("tick", [3, 15])
 async def test_six_calls_on_twenty_seconds_talk_at_most_twenty_seconds(pool, pg_url, tick):
     async with live_server(pg_url, providers=ScriptedProviders(),
                            meter_tick_seconds=tick) as server:

@@ -410,8 +410,9 @@ class CallSession:
         await finalize_conversation(self._pool, conversation_id=self.conversation_id,
                                     client_id=self.client.id, call_sid=self.call_sid,
                                     end_reason=self.end_reason or "completed")
-        self.log.info("call %s finalized: %s after %.1f s", self.call_sid, self.end_reason,
-                      self.elapsed())
+        dropped = self._pipeline.serializer.malformed if self._pipeline is not None else 0
+        self.log.info("call %s finalized: %s after %.1f s%s", self.call_sid, self.end_reason,
+                      self.elapsed(), f", {dropped} malformed messages dropped" if dropped else "")
 
 
 async def finalize_conversation(pool: asyncpg.Pool, *, conversation_id: int, client_id: int,
