@@ -22,11 +22,14 @@ from voice.registry import AtCapacity
 from voice.session import CallIdentity, CallSession, finalize_conversation
 from voice.state import VoiceState
 from voice.twilio_protocol import Evicted, ProtocolError, StreamStart, read_start
+from voice.twiml import SAY_NO_BALANCE, SAY_NOT_CONFIGURED, hang_up_twiml
 
 log = logging.getLogger("frontdesk.voice")
 
 POLICY = 1008       # refused: bad token, unknown call, no balance
 TRY_AGAIN = 1013    # this process is full or shutting down
+# A call refused once its token is spent hears what /voice would have said.
+_SAY_WHEN_REFUSED = {"no_balance": SAY_NO_BALANCE, "provider_unavailable": SAY_NOT_CONFIGURED}
 
 
 async def media_stream(ws: WebSocket) -> None:
@@ -84,6 +87,9 @@ async def _open_call(ws: WebSocket, state: VoiceState, start: StreamStart, clien
     identity = await _activate(state, start, client_id, nonce)
     if isinstance(identity, str):
         log.warning("stream refused for call %s: %s", start.call_sid, identity)
+        sentence = _SAY_WHEN_REFUSED.get(identity)
+        if sentence and state.twilio.configured:   # rather than dead air, then a hang-up
+            await state.twilio.redirect(start.call_sid, hang_up_twiml(sentence))
         await _close(ws, POLICY, identity)
         return None
     return CallSession(identity, settings=state.settings, pool=state.pool,

@@ -30,10 +30,14 @@ CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 
 
 def say_and_hang_up(sentence: str) -> Response:
+    return Response(hang_up_twiml(sentence), media_type="application/xml")
+
+
+def hang_up_twiml(sentence: str) -> str:
     response = VoiceResponse()
     response.say(sentence)
     response.hangup()
-    return _twiml(response)
+    return str(response)
 
 
 def _twiml(response: VoiceResponse) -> Response:
