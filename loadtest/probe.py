@@ -126,14 +126,24 @@ async def idle_sockets(t: Target, owner: Owner, count: int) -> dict[str, Any]:
     client = owner.clients["main"]
     url = f"{t.url.replace('http', 'ws', 1)}/ws/{client['id']}/idle"
     local = (t.attacker_host, 0) if t.attacker_host else None
-    opened: list[tuple[Any, float]] = []
+    sockets: list[Any] = []
+    watchers: list[asyncio.Task[float | None]] = []
     refused = 0
+
+    async def lifetime(ws: Any, since: float) -> float | None:
+        """Seconds until the server closed ``ws`` (None: still open after 30 s)."""
+        with contextlib.suppress(ConnectionClosed, TimeoutError):
+            await asyncio.wait_for(ws.recv(), 30)
+        return time.monotonic() - since if ws.close_code is not None else None
+
     for _ in range(count):
         try:
             ws = await connect(url, open_timeout=5, local_addr=local, ping_interval=None)
-            opened.append((ws, time.monotonic()))
         except (InvalidHandshake, OSError, TimeoutError):
             refused += 1
+            continue
+        sockets.append(ws)
+        watchers.append(asyncio.create_task(lifetime(ws, time.monotonic())))
     call = ProbeCall(t.url, client["phone_number"], t.auth_token)
     dialed = await call.dial()
     if dialed.instruction is None:
@@ -147,13 +157,8 @@ async def idle_sockets(t: Target, owner: Owner, count: int) -> dict[str, Any]:
         outcome = "completed"
     await call.close()
 
-    async def lifetime(ws: Any, since: float) -> float | None:
-        with contextlib.suppress(ConnectionClosed, TimeoutError):
-            await asyncio.wait_for(ws.recv(), 30)
-        return time.monotonic() - since if ws.close_code is not None else None
-
-    lifetimes = await asyncio.gather(*(lifetime(ws, at) for ws, at in opened))
-    for ws, _ in opened:
+    lifetimes = await asyncio.gather(*watchers)
+    for ws in sockets:
         with contextlib.suppress(Exception):
             await ws.close()
     closed = [x for x in lifetimes if x is not None]
@@ -174,6 +179,12 @@ async def _live_call(t: Target, number: str) -> ProbeCall:
     return call
 
 
+# A silent caller hears "are you still there?" after the client's silence timeout (10 s by
+# default) and a goodbye after twice that: a probe call is replaced long before, so that
+# only a message can end it.
+FRESH_CALL_SECONDS = 12.0
+
+
 async def _survives(call: ProbeCall, messages: list[str | bytes]) -> bool:
     for message in messages:
         await call.send(message)
@@ -181,24 +192,33 @@ async def _survives(call: ProbeCall, messages: list[str | bytes]) -> bool:
     return not await call.wait_closed(1.0)
 
 
+async def _fresh(t: Target, number: str, call: ProbeCall | None) -> ProbeCall:
+    if call is not None and not call.closed and time.monotonic() - call.t0 < FRESH_CALL_SECONDS:
+        return call
+    if call is not None and not call.closed:
+        await call.hang_up()
+    return await _live_call(t, number)
+
+
 async def malformed(t: Target, owner: Owner, *, seed: int, batches: int, size: int
                     ) -> dict[str, Any]:
     number = owner.clients["main"]["phone_number"]
     killers: list[str] = []
     shapes = probe_shapes.catalogue()
-    call = await _live_call(t, number)
+    call = None
     for name, raw in shapes:
+        call = await _fresh(t, number, call)
         if not await _survives(call, [raw]):
             killers.append(f"{name} (closed {call.close_code})")
-            call = await _live_call(t, number)
     rng = random.Random(seed)
     killed_batches = 0
     for _ in range(batches):
+        call = await _fresh(t, number, call)
         if not await _survives(call, probe_shapes.random_batch(rng, size)):
             killed_batches += 1
-            call = await _live_call(t, number)
     responsive = await _health(t)
-    await call.hang_up()
+    if call is not None:
+        await call.hang_up()
     return {"shapes": len(shapes), "shapes_that_ended_a_call": len(killers),
             "which": killers, "random_batches": batches, "batch_size": size, "seed": seed,
             "batches_that_ended_a_call": killed_batches, "healthz_after": responsive}
