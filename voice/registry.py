@@ -54,6 +54,7 @@ class CallRegistry:
     def expect(self, call_sid: str, ttl_seconds: float) -> bool:
         """/voice: hold a place for this call until its token is used or expires; False
         when there is no room (a retried webhook for the same call keeps its place)."""
+        self.expected()   # an expired place is not kept by a late retry
         if call_sid not in self._expected and not self.has_room():
             return False
         self._expected[call_sid] = time.monotonic() + ttl_seconds

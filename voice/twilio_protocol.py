@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -60,12 +59,9 @@ async def _next_text(ws: WebSocket, deadline: float, evicted: asyncio.Event | No
         await asyncio.wait(waiters, timeout=max(0.0, deadline - time.monotonic()),
                            return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for waiter in waiters - {receive}:
-            waiter.cancel()
-        if not receive.done():
-            receive.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await receive
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.cancel()
     if not receive.done() or receive.cancelled():
         if evicted is not None and evicted.is_set():
             raise Evicted("closed to make room for newer streams")
