@@ -65,11 +65,17 @@ class KeyCreated(KeyOut):
                      examples=["fd_1a2b3c4d_Qx7...43 more characters"])
 
 
+def _within_own_scopes(principal: Principal, scopes: list[str], action: str) -> None:
+    """A key can create, rotate or revoke only keys whose scopes it holds itself: else a
+    narrow key could take a broader key away from its integration, or mint its twin."""
+    if principal.is_key and not set(scopes) <= principal.scopes:
+        raise ApiError(403, f"a key cannot {action} a key with scopes it does not hold",
+                       "missing_scope")
+
+
 async def _mint(request: Request, principal: Principal, name: str,
                 scopes: list[str]) -> KeyCreated:
-    if principal.is_key and not set(scopes) <= principal.scopes:
-        # A key can hand out only what it holds.
-        raise ApiError(403, "a key cannot grant scopes it does not hold", "missing_scope")
+    _within_own_scopes(principal, scopes, "create")
     prefix = KEY_PREFIX + secrets.token_hex(4)
     key = f"{prefix}_{secrets.token_urlsafe(32)}"
     row = await api_keys.insert(request.state.api.pool, user_id=principal.user_id, name=name,
@@ -102,8 +108,12 @@ async def list_keys(request: Request, principal: Manage,
                summary="Revoke a key at once (scope manage:api_keys)",
                responses=responses(401, 403, 404, 429))
 async def revoke_key(key_id: Id, request: Request, principal: Manage) -> Response:
-    if await api_keys.revoke(request.state.api.pool, principal.user_id, key_id) is None:
+    pool = request.state.api.pool
+    key = await api_keys.get_for_user(pool, principal.user_id, key_id)
+    if key is None:
         raise ApiError(404, "API key not found")
+    _within_own_scopes(principal, key.scopes, "revoke")
+    await api_keys.revoke(pool, principal.user_id, key_id)
     return Response(status_code=204)
 
 
@@ -118,6 +128,7 @@ async def rotate_key(key_id: Id, request: Request, principal: Manage) -> KeyCrea
         raise ApiError(404, "API key not found")
     if old.revoked_at is not None:
         raise ApiError(409, "this key is revoked; create a new one", "key_revoked")
+    _within_own_scopes(principal, old.scopes, "rotate")
     created = await _mint(request, principal, old.name, old.scopes)
     await api_keys.revoke(pool, principal.user_id, key_id)
     return created

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -19,7 +20,7 @@ from api import rate_limit
 from api.crypto import same, token_hash
 from api.errors import ApiError
 from api.scopes import ALL
-from db import api_keys, users
+from db import api_keys, refresh_tokens, users
 
 ACCESS_TOKEN_SECONDS = 15 * 60
 KEY_PREFIX = "fd_"
@@ -45,11 +46,15 @@ class Principal:
         return self.api_key_id is not None
 
 
-def issue_access_token(secret: str, user_id: int, *, ttl: int = ACCESS_TOKEN_SECONDS) -> str:
+def issue_access_token(secret: str, user_id: int, *, ttl: int = ACCESS_TOKEN_SECONDS,
+                       session_id: uuid.UUID | None = None) -> str:
+    """``session_id``: the sign-in session (refresh-token family) whose logout ends it."""
     now = time.time()
     # iat keeps sub-second precision so a password reset can refuse tokens issued just before.
-    return jwt.encode({"sub": str(user_id), "type": "access", "iat": now, "exp": int(now) + ttl},
-                      secret, algorithm=_ALGORITHM)
+    claims = {"sub": str(user_id), "type": "access", "iat": now, "exp": int(now) + ttl}
+    if session_id is not None:
+        claims["sid"] = str(session_id)
+    return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 
 
 def _unauthorized(detail: str = "invalid or expired credentials") -> ApiError:
@@ -65,10 +70,13 @@ async def _from_jwt(request: Request, token: str) -> Principal:
             raise jwt.InvalidTokenError("not an access token")
         user_id = int(claims["sub"])
         issued_at = float(claims["iat"])
-    except (jwt.InvalidTokenError, ValueError, TypeError):
+        session_id = uuid.UUID(claims["sid"]) if "sid" in claims else None
+    except (jwt.InvalidTokenError, ValueError, TypeError, AttributeError):
         raise _unauthorized() from None
     if not 0 < user_id < 2**63:
         raise _unauthorized()
+    if session_id is not None and await refresh_tokens.session_ended(state.pool, session_id):
+        raise _unauthorized("this session was logged out")
     user = await users.credentials(state.pool, user_id)
     if user is None or not user.is_active:
         raise _unauthorized()

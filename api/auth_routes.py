@@ -134,7 +134,8 @@ async def refresh(body: RefreshIn, request: Request) -> TokenPair:
 
 
 @router.post("/logout", status_code=204, response_class=Response, dependencies=_BY_ADDRESS,
-             summary="Revoke the session this refresh token belongs to",
+             summary="End the session this refresh token belongs to: its refresh and access"
+                     " tokens stop working",
              responses=responses(422, 429))
 async def logout(body: RefreshIn, request: Request) -> Response:
     await refresh_tokens.revoke_family(request.state.api.pool, token_hash(body.refresh_token))

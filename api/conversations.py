@@ -145,20 +145,25 @@ _CSV_COLUMNS = ["id", "call_sid", "caller_phone", "contact_id", "status", "creat
                 "turns", "transcript"]
 
 
+# Spreadsheets run a cell that starts with one of these as a formula (CSV injection); the
+# full-width forms count in some locales. A leading quote makes such a cell plain text.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
 def _cell(value: Any) -> str:
     text = "" if value is None else value.isoformat() if isinstance(value, datetime) \
         else str(value)
-    # Spreadsheets run cells that start with these as formulas (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return "'" + text if text.lstrip(" ").startswith(_FORMULA_START) else text
 
 
 def _csv_row(c: Conversation) -> list[str]:
     transcript = "\n".join(f"{t.get('role', '')}: {t.get('content', '')}"
                            for t in c.transcript if isinstance(t, dict))
-    return [str(c.id), c.call_sid, c.caller_phone, _cell(c.contact_id), c.status,
-            _cell(c.created_at), _cell(c.started_at), _cell(c.ended_at),
-            _cell(c.duration_seconds), str(c.billed_seconds), _cell(c.end_reason),
-            str(len(c.transcript)), _cell(transcript)]
+    # Every cell through the guard: stored values came from callers and webhooks.
+    return [_cell(v) for v in (
+        c.id, c.call_sid, c.caller_phone, c.contact_id, c.status, c.created_at, c.started_at,
+        c.ended_at, c.duration_seconds, c.billed_seconds, c.end_reason, len(c.transcript),
+        transcript)]
 
 
 @router.get("/export", response_class=StreamingResponse,

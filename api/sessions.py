@@ -30,7 +30,10 @@ async def issue(state: ApiState, db: Executor, user_id: int, *,
     if random.randrange(PRUNE_ONE_IN) == 0:
         await refresh_tokens.prune(db)
     refresh = new_token()
+    family_id = family_id or uuid.uuid4()
     await refresh_tokens.insert(db, user_id=user_id, token_hash=token_hash(refresh),
                                 ttl_seconds=REFRESH_TOKEN_SECONDS, family_id=family_id)
-    return TokenPair(access_token=issue_access_token(state.jwt_secret, user_id),
+    # The access token names its session, so logging out ends it too.
+    return TokenPair(access_token=issue_access_token(state.jwt_secret, user_id,
+                                                     session_id=family_id),
                      refresh_token=refresh)

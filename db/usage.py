@@ -31,15 +31,54 @@ WITH before AS (
 ), ledger AS (
     INSERT INTO usage_ledger (client_id, conversation_id, seconds, balance_after, reason)
     SELECT $1, $2, debited, balance_after, $4 FROM upd WHERE debited > 0
-), last_grant AS (
-    SELECT id, -seconds AS granted FROM usage_ledger
-    WHERE client_id = $1 AND seconds < 0 ORDER BY id DESC LIMIT 1
 )
-SELECT debited, balance_after, g.id AS grant_id, g.granted,
-       b.balance_seconds AS balance_before, (SELECT name FROM clients WHERE id = $1) AS name
-FROM upd CROSS JOIN before b LEFT JOIN last_grant g ON true
+SELECT debited, balance_after FROM upd
 """
 LOW_FRACTION = 0.10   # under this share of the last grant, the owners are warned (once)
+# The last grant: the latest credit that was not a call giving back unused talk time.
+_LAST_GRANT = """
+SELECT id, -seconds AS granted, (SELECT name FROM clients WHERE id = $1) AS name
+FROM usage_ledger WHERE client_id = $1 AND seconds < 0 AND reason <> 'call_refund'
+ORDER BY id DESC LIMIT 1
+"""
+
+
+# A tick of a live call: the same, only while the conversation is active. Locking the
+# conversation first (as its finalization does) means a tick that races the end of its call
+# is either in the bill the finalization settles or not taken at all.
+_PREPAY = """
+WITH live AS (
+    SELECT id FROM conversations WHERE id = $2 AND client_id = $1 AND status = 'active'
+    FOR UPDATE
+), before AS (
+    SELECT c.id, c.balance_seconds FROM clients c WHERE c.id = $1
+    AND EXISTS (SELECT 1 FROM live) FOR UPDATE
+), upd AS (
+    UPDATE clients c SET balance_seconds = c.balance_seconds - least($3, b.balance_seconds)
+    FROM before b WHERE c.id = b.id
+    RETURNING c.balance_seconds AS balance_after, b.balance_seconds - c.balance_seconds AS debited
+), conv AS (
+    UPDATE conversations SET billed_seconds = billed_seconds + (SELECT debited FROM upd)
+    WHERE id = (SELECT id FROM live)
+), ledger AS (
+    INSERT INTO usage_ledger (client_id, conversation_id, seconds, balance_after, reason)
+    SELECT $1, $2, debited, balance_after, 'call_tick' FROM upd WHERE debited > 0
+)
+SELECT debited, balance_after FROM upd
+"""
+
+# The unused part of a call's prepaid talk time, back to the balance with its own row.
+_REFUND = """
+WITH conv AS (
+    UPDATE conversations SET billed_seconds = billed_seconds - $3
+    WHERE id = $2 AND client_id = $1 AND billed_seconds >= $3 RETURNING id
+), upd AS (
+    UPDATE clients SET balance_seconds = balance_seconds + $3
+    WHERE id = $1 AND EXISTS (SELECT 1 FROM conv) RETURNING balance_seconds
+)
+INSERT INTO usage_ledger (client_id, conversation_id, seconds, balance_after, reason)
+SELECT $1, $2, -$3, balance_seconds, 'call_refund' FROM upd RETURNING balance_after
+"""
 
 
 async def debit(db: Executor, *, client_id: int, conversation_id: int | None, seconds: int,
@@ -55,13 +94,50 @@ async def debit(db: Executor, *, client_id: int, conversation_id: int | None, se
     row = await db.fetchrow(_DEBIT, client_id, conversation_id, seconds, reason)
     if row is None:
         return Debit(0, 0)  # client deleted mid-call
-    granted = row["granted"] or 0
-    threshold = granted * LOW_FRACTION
-    if row["debited"] > 0 and row["balance_before"] >= threshold > row["balance_after"]:
+    taken = Debit(row["debited"], row["balance_after"])
+    await _warn_if_low(db, client_id, taken)
+    return taken
+
+
+async def _warn_if_low(db: Executor, client_id: int, taken: Debit) -> None:
+    """Record ``balance.low`` (once per grant) when ``taken`` crossed 10 % of the last grant;
+    called in the debit's transaction, after the client's row was locked by it."""
+    if taken.seconds <= 0:
+        return
+    grant = await db.fetchrow(_LAST_GRANT, client_id)
+    if grant is None:
+        return
+    threshold = grant["granted"] * LOW_FRACTION
+    if taken.balance_after + taken.seconds >= threshold > taken.balance_after:
         await outbox.record(db, "balance.low", {
-            "client_name": row["name"], "balance_seconds": row["balance_after"],
-            "grant_seconds": granted}, client_id=client_id, key=f"balance.low:{row['grant_id']}")
-    return Debit(row["debited"], row["balance_after"])
+            "client_name": grant["name"], "balance_seconds": taken.balance_after,
+            "grant_seconds": grant["granted"]}, client_id=client_id,
+            key=f"balance.low:{grant['id']}")
+
+
+async def prepay(db: Executor, *, client_id: int, conversation_id: int, seconds: int) -> Debit:
+    """Debit the next tick of a live call before it is talked (at most what is left);
+    Debit(0, 0) once the call has ended."""
+    if seconds <= 0:
+        raise ValueError("seconds must be > 0")
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn, conn.transaction():
+            return await prepay(conn, client_id=client_id, conversation_id=conversation_id,
+                                seconds=seconds)
+    row = await db.fetchrow(_PREPAY, client_id, conversation_id, seconds)
+    if row is None:
+        return Debit(0, 0)
+    taken = Debit(row["debited"], row["balance_after"])
+    await _warn_if_low(db, client_id, taken)
+    return taken
+
+
+async def refund(db: Executor, *, client_id: int, conversation_id: int,
+                 seconds: int) -> int | None:
+    """Give back prepaid seconds a call did not talk; the new balance (None: nothing done)."""
+    if seconds <= 0:
+        raise ValueError("seconds must be > 0")
+    return await db.fetchval(_REFUND, client_id, conversation_id, seconds)
 
 
 async def credit(db: Executor, *, client_id: int, seconds: int, reason: str = "topup") -> int:

@@ -20,7 +20,7 @@ from db import secrets
 from db.pool import open_pool
 from events.deps import Deps
 from events.worker import start_workers, stop_workers
-from frontdesk.database import resolve_url
+from frontdesk.database import Database, resolve_url
 from frontdesk.demo import ensure_demo
 from frontdesk.settings import Settings
 from pipelines import shared_vad
@@ -32,6 +32,7 @@ from voice.signatures import TwilioSignatures
 from voice.sms_webhook import sms_status, sms_webhook
 from voice.state import VoiceState
 from voice.status_callback import status_callback
+from voice.stream_gate import StreamGate
 from voice.twilio_rest import TwilioRest
 from voice.twiml import voice_webhook
 
@@ -58,14 +59,17 @@ def load_local_models(settings: Settings) -> Any:
 
 
 def create_app(settings: Settings, *, calls: CallRegistry | None = None,
-               providers: ProviderFactory | None = None) -> FastAPI:
-    """Build the app. ``providers`` replaces the provider factory (tests and benchmarks)."""
+               providers: ProviderFactory | None = None,
+               database: Database | None = None) -> FastAPI:
+    """Build the app. ``providers`` replaces the provider factory (tests and benchmarks);
+    ``database`` is one the caller opened (and stops), else it is found at start-up."""
     if calls is None:  # (an empty registry is falsy: it has a length)
         calls = CallRegistry(settings.max_calls)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
-        dsn, embedded = await resolve_url(settings)
+        dsn, embedded = ((database.url, database.embedded) if database is not None
+                         else await resolve_url(settings))
         pool_size = max(10, settings.max_calls + 5) + 2 * settings.event_workers
         async with (open_pool(dsn, max_size=pool_size) as pool,
                     httpx.AsyncClient() as http):
@@ -97,6 +101,9 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
             api_state = ApiState(settings=settings, pool=pool, jwt_secret=jwt_secret)
             deps = Deps(settings=settings, pool=pool, http=http, sealer=await api_state.sealer())
             workers = await start_workers(deps, dsn, settings.event_workers)
+            gate = StreamGate(limit=settings.stream_pending_limit,
+                              per_address=settings.stream_pending_per_address)
+            app.state.stream_gate = gate
             # Everything loaded so far (models, libraries) lives for the whole process. Frozen,
             # it is skipped by the full collection each finished call runs, which otherwise
             # stalls every other call's audio for 100-200 ms (see BENCHMARKS.md).
@@ -111,7 +118,8 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
                                         twilio=TwilioRest(
                                             http, base_url=settings.twilio_api_base_url,
                                             account_sid=settings.twilio_account_sid,
-                                            auth_token=settings.secret("twilio_auth_token"))),
+                                            auth_token=settings.secret("twilio_auth_token")),
+                                        gate=gate),
                     "api": api_state,
                     "events": deps,
                 }
@@ -136,6 +144,9 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "calls": len(calls), "accepting": calls.accepting}
+        gate = getattr(app.state, "stream_gate", None)
+        return {"status": "ok", "calls": len(calls), "accepting": calls.accepting,
+                "expected_calls": calls.expected(),
+                "unauthenticated_streams": len(gate) if gate is not None else 0}
 
     return app

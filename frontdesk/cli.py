@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import sys
 
 from frontdesk.settings import ConfigError, Settings
@@ -27,24 +29,42 @@ def _settings(**overrides: object) -> Settings:
 
 
 def serve(args: argparse.Namespace) -> None:
-    import uvicorn
-
-    from frontdesk import logs
-    from frontdesk.app import DRAIN_SECONDS, create_app
-    from frontdesk.server import DrainingServer
-    from voice.registry import CallRegistry
-
+    """Serve until SIGTERM or SIGINT (Ctrl-C): drain the calls, stop the embedded
+    PostgreSQL, exit 0. uvicorn handles the signals while it runs; before and after it
+    (PostgreSQL starting or stopping) SIGTERM counts as Ctrl-C."""
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     settings = _settings(**overrides)
+    from frontdesk import logs
+
     logs.configure(settings.log_level)
-    calls = CallRegistry(settings.max_calls)
-    app = create_app(settings, calls=calls)
-    config = uvicorn.Config(
-        app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
-        ws="websockets-sansio", ws_max_size=262_144, lifespan="on", log_level="warning",
-        proxy_headers=False, timeout_graceful_shutdown=5)
-    server = DrainingServer(config, calls, DRAIN_SECONDS, banner=lambda: _banner(settings, app))
-    server.run()
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    with contextlib.suppress(KeyboardInterrupt):
+        _serve(settings)
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from frontdesk.app import DRAIN_SECONDS, create_app
+    from frontdesk.database import opened
+    from frontdesk.server import DrainingServer, uvicorn_options
+    from voice.registry import CallRegistry
+
+    with opened(settings) as database:
+        try:
+            calls = CallRegistry(settings.max_calls)
+            app = create_app(settings, calls=calls, database=database)
+            config = uvicorn.Config(
+                app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
+                lifespan="on", log_level="warning", timeout_graceful_shutdown=5,
+                **uvicorn_options(settings))
+            server = DrainingServer(config, calls, DRAIN_SECONDS,
+                                    banner=lambda: _banner(settings, app))
+            server.run()
+        finally:
+            # Stopping PostgreSQL takes a moment; another Ctrl-C must not cut it short.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _banner(settings: Settings, app: object) -> str:

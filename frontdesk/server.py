@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
+from frontdesk.settings import Settings
 from voice.registry import CallRegistry
+
+
+def uvicorn_options(settings: Settings) -> dict[str, Any]:
+    """How every frontdesk uvicorn serves (``frontdesk serve`` and the test servers)."""
+    send_timeout = settings.ws_send_timeout_seconds
+    return {
+        "ws": "websockets-sansio", "ws_max_size": 262_144,
+        "log_config": None,   # uvicorn's own lines go through frontdesk.logs like ours
+        # A peer that stops reading fills socket buffers for a long while before a send
+        # blocks; a ping it does not answer shows it at once. Pinged every quarter of the
+        # send timeout and dropped three quarters after an unanswered ping, a peer that
+        # has stopped reading is gone within the send timeout.
+        "ws_ping_interval": send_timeout / 4, "ws_ping_timeout": send_timeout * 3 / 4,
+        # Behind a proxy, its X-Forwarded-For names the client (per-address stream bounds).
+        "proxy_headers": bool(settings.forwarded_allow_ips),
+        "forwarded_allow_ips": settings.forwarded_allow_ips or None,
+    }
 
 
 class DrainingServer(uvicorn.Server):
@@ -29,6 +49,18 @@ class DrainingServer(uvicorn.Server):
         await super().startup(sockets)
         if self._banner and not self.should_exit:
             print(self._banner(), flush=True)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn raises the signal it stopped on again once it has shut down, so the
+        # process dies of it (exit -15) before anything after run() can clean up: the
+        # embedded PostgreSQL would be left running. A signal is how this server is asked
+        # to stop; stopping is a success.
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self._drain is None and len(self.calls) and sig in (signal.SIGTERM, signal.SIGINT):

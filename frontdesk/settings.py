@@ -219,3 +219,10 @@ class Settings(BaseSettings):
     @property
     def webhook_delays(self) -> list[float]:
         return [float(d) for d in self.webhook_retry_delays.split(",") if d.strip()]
+    # --- Media-stream admission (appended; see .env.example) -------------------------------
+    # Sockets that have not sent a verified start yet wait in a bounded room, briefly.
+    stream_start_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    stream_pending_limit: int = Field(32, ge=1, le=10_000)  # per process
+    stream_pending_per_address: int = Field(8, ge=1, le=10_000)
+    # Proxies whose X-Forwarded-For names the client (comma-separated IPs or CIDRs, or *).
+    forwarded_allow_ips: str = ""

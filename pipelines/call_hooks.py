@@ -15,8 +15,9 @@ class CallHooks(Protocol):
 
     def on_assistant_turn(self, content: str, timestamp: str, interrupted: bool,
                           fix_context: Callable[[str], None]) -> None:
-        """The agent finished (or was cut off in) a turn. ``fix_context(heard)`` rewrites
-        the turn in the LLM context to what the caller actually heard."""
+        """The agent finished (or was cut off in) a turn; ``content`` is empty when it was cut
+        off before any text was spoken. ``fix_context(heard)`` rewrites the turn in the LLM
+        context to what the caller actually heard."""
 
     def on_turn_metrics(self, metrics: dict[str, Any]) -> None:
         """Latency figures of one agent turn."""

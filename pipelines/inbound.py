@@ -173,9 +173,12 @@ def _report_turns(aggregators: LLMContextAggregatorPair, context: LLMContext,
 
     @aggregators.assistant().event_handler("on_assistant_turn_stopped")
     async def _assistant(_agg: Any, message: Any) -> None:
-        if message.content:
-            hooks.on_assistant_turn(message.content, message.timestamp, message.interrupted,
-                                    _context_fixer(context, message.content))
+        # A turn cut off before any of its text was spoken is reported too (with no
+        # content): the call decides whether it belongs in the transcript.
+        if message.content or message.interrupted:
+            hooks.on_assistant_turn(message.content or "", message.timestamp,
+                                    message.interrupted,
+                                    _context_fixer(context, message.content or ""))
 
 
 def _context_fixer(context: LLMContext, said: str) -> Callable[[str], None]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
 import time
 from typing import Protocol
@@ -18,13 +17,20 @@ from pipecat.frames.frames import (
 )
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
+from frontdesk.logs import Throttled
 from pipelines.call_hooks import CallHooks
 from pipelines.playback import Playback
+from pipelines.twilio_messages import MalformedMessage, decode, field
 
 log = logging.getLogger("frontdesk.pipeline")
 
 # A 20 ms frame is ~300 chars; Twilio never sends more than a few KB.
-_MAX_MESSAGE_CHARS = 64_000
+_MAX_MESSAGE_CHARS = 16_384
+# Twilio sends 20 ms (160 bytes) per message; a second of audio in one is not Twilio.
+_MAX_AUDIO_BYTES = 8000
+_DTMF_DIGITS = frozenset("0123456789*#ABCD")
+# One line for the first dropped message of a call, then at most one per interval.
+_DROP_LOG_SECONDS = 30.0
 # After a clear, agent audio still in flight (taken off the queue before it was reset) is
 # dropped. A new reply cannot start this soon: the caller who barged in is still talking.
 _STALE_AFTER_CLEAR_SECONDS = 0.15
@@ -46,6 +52,7 @@ class CallTwilioSerializer(TwilioFrameSerializer):
         self._playback = playback
         self._recorder = recorder
         self.malformed = 0
+        self._drops = Throttled(log, _DROP_LOG_SECONDS)
         self.last_received = time.monotonic()
         self._clears = 0
         self._stale_until = 0.0
@@ -71,31 +78,32 @@ class CallTwilioSerializer(TwilioFrameSerializer):
         self.last_received = time.monotonic()
         if self._recorder is not None:
             self._recorder.record(data)
-        if len(data) > _MAX_MESSAGE_CHARS:
-            return self._drop("oversized message")
         try:
-            message = json.loads(data)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return self._drop("invalid JSON")
-        if not isinstance(message, dict):
-            return self._drop("not a JSON object")
+            message = decode(data, max_chars=_MAX_MESSAGE_CHARS)
+        except MalformedMessage as exc:
+            return self._drop(str(exc))
         event = message.get("event")
         if event == "stop":
             self._hooks.on_twilio_stop()
             return None
         if event == "mark":
-            name = (message.get("mark") or {}).get("name")
-            if isinstance(name, str):
-                self._playback.on_echo(name)
+            name = field(message, "mark", "name")
+            if not isinstance(name, str):
+                return self._drop("mark without a name")
+            self._playback.on_echo(name)
             return None
         if event == "media":
-            payload = (message.get("media") or {}).get("payload")
-            if not isinstance(payload, str):
-                return self._drop("media without payload")
-            try:
-                base64.b64decode(payload, validate=True)
-            except (binascii.Error, ValueError):
-                return self._drop("media payload is not base64")
+            why = _bad_media(field(message, "media", "payload"))
+            if why:
+                return self._drop(why)
+        elif event == "dtmf":
+            digit = field(message, "dtmf", "digit")
+            if not isinstance(digit, str) or digit not in _DTMF_DIGITS:
+                return self._drop("dtmf without a key")
+        elif event in ("connected", "start"):
+            return None  # repeated opening messages change nothing
+        else:
+            return self._drop("unknown event")
         try:
             return await super().deserialize(data)
         except Exception as exc:  # a corrupt frame must cost one frame, not the call
@@ -103,7 +111,21 @@ class CallTwilioSerializer(TwilioFrameSerializer):
 
     def _drop(self, why: str) -> None:
         self.malformed += 1
-        if self.malformed == 1 or self.malformed % 100 == 0:
-            log.warning("call %s: dropped malformed stream message (%s), %d so far",
-                        self._call_sid, why, self.malformed)
+        self._drops.warning("call %s: dropped a malformed stream message (%s), %d so far",
+                            self._call_sid, why, self.malformed)
         return None
+
+
+def _bad_media(payload: object) -> str | None:
+    """Why a media payload cannot be played, or None when it can."""
+    if not isinstance(payload, str) or not payload:
+        return "media without payload"
+    try:
+        audio = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        return "media payload is not base64"
+    if not audio:
+        return "media without audio"
+    if len(audio) > _MAX_AUDIO_BYTES:
+        return "media frame too long"
+    return None

@@ -10,7 +10,7 @@ from typing import Any
 import uvicorn
 
 from frontdesk.app import create_app
-from frontdesk.server import DrainingServer
+from frontdesk.server import DrainingServer, uvicorn_options
 from frontdesk.settings import Settings
 from tests.fake_twilio_rest import FakeTwilioRest, fake_twilio_rest
 from tests.serving import free_socket, serving
@@ -34,7 +34,10 @@ def server_settings(pg_url: str, port: int, **overrides: Any) -> Settings:
     env = {"DATABASE_URL": pg_url, "PUBLIC_URL": f"http://127.0.0.1:{port}",
            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
            "LOCAL_MODELS": "false", "METER_TICK_SECONDS": "1", "HEARTBEAT_SECONDS": "0.5",
-           "FRONTDESK_HOME": "/nonexistent"}
+           "FRONTDESK_HOME": "/nonexistent",
+           # The fake Twilio shares the server's event loop: a test that synthesizes speech
+           # blocks both for a moment, which must not look like a peer that stopped reading.
+           "WS_SEND_TIMEOUT_SECONDS": "10"}
     return Settings.from_env(env, **overrides)
 
 
@@ -58,7 +61,7 @@ async def _serve(pg_url: str, providers: Any, twilio: FakeTwilioRest, drain_seco
     def draining(config: uvicorn.Config) -> DrainingServer:
         return DrainingServer(config, calls, drain_seconds)
 
-    async with serving(app, sock, make_server=draining, lifespan="on", ws="websockets-sansio",
-                       ws_max_size=262_144) as server:
+    async with serving(app, sock, make_server=draining, lifespan="on",
+                       **uvicorn_options(settings)) as server:
         yield LiveServer(url=f"http://127.0.0.1:{port}", settings=settings, app=app, calls=calls,
                          twilio=twilio, server=server)

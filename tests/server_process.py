@@ -10,6 +10,7 @@ import uvicorn
 
 from frontdesk import logs
 from frontdesk.app import create_app
+from frontdesk.server import uvicorn_options
 from frontdesk.settings import Settings
 from tests.providers import ScriptedProviders
 
@@ -18,8 +19,8 @@ def main() -> None:
     settings = Settings.from_env(os.environ)
     logs.configure("WARNING")
     app = create_app(settings, providers=ScriptedProviders(sys.argv[1:]))
-    uvicorn.run(app, host=settings.host, port=settings.port, ws="websockets-sansio",
-                log_level="warning")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning",
+                **uvicorn_options(settings))
 
 
 if __name__ == "__main__":

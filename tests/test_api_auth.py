@@ -96,6 +96,34 @@ async def test_logout_revokes_the_refresh_token(http):
     assert_error(again, 401, "invalid_refresh_token")
 
 
+async def test_logout_ends_the_sessions_access_tokens_and_no_other_session(http):
+    user = await register(http)
+    login = await http.post("/api/auth/login", json={"email": user.email, "password": PASSWORD})
+    other = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    refreshed = await http.post("/api/auth/refresh", json={"refresh_token": user.refresh_token})
+    rotated = {"Authorization": f"Bearer {refreshed.json()['access_token']}"}
+    assert (await http.get("/api/auth/me", headers=rotated)).status_code == 200
+
+    out = await http.post("/api/auth/logout",
+                          json={"refresh_token": refreshed.json()["refresh_token"]})
+    assert out.status_code == 204
+    for headers in (user.auth, rotated):   # every access token of the session, old or new
+        body = assert_error(await http.get("/api/auth/me", headers=headers), 401,
+                            "unauthorized")
+        assert "logged out" in body["detail"]
+    assert (await http.get("/api/auth/me", headers=other)).status_code == 200
+
+
+async def test_a_replayed_refresh_token_ends_its_sessions_access_tokens(http):
+    user = await register(http)
+    first = await http.post("/api/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert first.status_code == 200
+    replay = await http.post("/api/auth/refresh", json={"refresh_token": user.refresh_token})
+    assert_error(replay, 401, "invalid_refresh_token")
+    stolen = {"Authorization": f"Bearer {first.json()['access_token']}"}
+    assert_error(await http.get("/api/auth/me", headers=stolen), 401, "unauthorized")
+
+
 async def test_expired_forged_and_refresh_tokens_are_not_access_tokens(http, pool, server):
     user = await register(http)
     secret = await pool.fetchval("SELECT value FROM server_secrets WHERE name = 'jwt'")

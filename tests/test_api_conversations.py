@@ -11,10 +11,10 @@ from tests.test_api_support import assert_error, fields
 
 
 async def make_call(pool, client_id: int, sid: str, *, end_reason: str | None = "caller_hangup",
-                    turns: tuple[tuple[str, str], ...] = (), created_at: datetime | None = None
-                    ) -> int:
+                    turns: tuple[tuple[str, str], ...] = (), created_at: datetime | None = None,
+                    caller: str = "+14155550199") -> int:
     conv_id = await conversations.create_pending(pool, call_sid=sid, client_id=client_id,
-                                                 caller_phone="+14155550199", token_nonce="n")
+                                                 caller_phone=caller, token_nonce="n")
     await conversations.activate(pool, call_sid=sid, client_id=client_id, token_nonce="n",
                                  stream_sid="MZ" + sid)
     for role, content in turns:
@@ -88,7 +88,23 @@ async def test_csv_export_follows_the_filters(owner, pool):
     assert "attachment" in response.headers["content-disposition"]
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [r["call_sid"] for r in rows] == ["CA20"]
-    assert rows[0]["caller_phone"] == "+14155550199" and rows[0]["turns"] == "1"
+    assert rows[0]["caller_phone"] == "'+14155550199" and rows[0]["turns"] == "1"
     assert rows[0]["transcript"] == "user: =HYPERLINK(\"x\")"  # starts with "u": left as is
     assert (await owner.get(f"/api/clients/{client['id']}/conversations/export")).text.count(
         "\n") == 3
+
+
+async def test_no_export_cell_can_run_as_a_spreadsheet_formula(owner, pool):
+    # Rows as a webhook or a caller could have left them: every column is guarded.
+    client = await owner.create_client()
+    await make_call(pool, client["id"], "=1+2", caller='=HYPERLINK("http://evil.example")',
+                    end_reason="@SUM(A1)", turns=(("assistant", "Hi"),))
+    await make_call(pool, client["id"], "-2+3", caller=" =cmd|' /C calc'!A0")
+    await make_call(pool, client["id"], "\uff1d1+1", caller="\t=1")
+    response = await owner.get(f"/api/clients/{client['id']}/conversations/export")
+    rows = list(csv.reader(io.StringIO(response.text)))[1:]
+    cells = [cell for row in rows for cell in row]
+    assert len(rows) == 3
+    assert not [c for c in cells if c.lstrip(" ")[:1] in ("=", "+", "-", "@", "\t", "\r",
+                                                          "\uff1d")]
+    assert "'=HYPERLINK(\"http://evil.example\")" in cells and "'@SUM(A1)" in cells

@@ -94,3 +94,30 @@ async def test_bad_keys_and_bodies(http):
     assert fields(await owner.post("/api/api-keys", json={"scopes": ["read:clients"]})) == \
         {"name"}
     assert_error(await owner.delete("/api/api-keys/999999"), 404)
+
+
+async def test_a_key_manages_only_keys_within_its_own_scopes(http):
+    owner = await register(http)
+    narrow = await owner.create_key("manage:api_keys", name="narrow")
+    broad = await owner.create_key("manage:api_keys", "read:conversations", "write:clients",
+                                   name="broad")
+    peer = await owner.create_key("manage:api_keys", name="peer")
+    as_narrow = key_headers(narrow["key"])
+
+    revoke = await http.delete(f"/api/api-keys/{broad['id']}", headers=as_narrow)
+    assert_error(revoke, 403, "missing_scope")
+    rotate = await http.post(f"/api/api-keys/{broad['id']}/rotate", headers=as_narrow)
+    assert_error(rotate, 403, "missing_scope")
+    assert (await http.get("/api/api-keys", headers=key_headers(broad["key"]))).status_code \
+        == 200   # still alive
+
+    # Within its scopes it may: rotate an equal key, revoke it, revoke itself.
+    rotated = await http.post(f"/api/api-keys/{peer['id']}/rotate", headers=as_narrow)
+    assert rotated.status_code == 201
+    assert (await http.delete(f"/api/api-keys/{rotated.json()['id']}",
+                              headers=as_narrow)).status_code == 204
+    assert (await http.delete(f"/api/api-keys/{narrow['id']}",
+                              headers=as_narrow)).status_code == 204
+    # A signed-in owner holds every scope.
+    assert (await owner.http.delete(f"/api/api-keys/{broad['id']}",
+                                    headers=owner.auth)).status_code == 204

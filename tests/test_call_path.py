@@ -70,7 +70,7 @@ async def test_replayed_call_leaves_transcript_usage_and_no_active_call(pool, pg
     ledger = await usage.for_conversation(pool, conv.id)
     charged = sum(row["seconds"] for row in ledger)
     assert charged == math.ceil(conv.duration_seconds) == conv.billed_seconds
-    assert {row["reason"] for row in ledger} <= {"call_tick", "call_final"}
+    assert {row["reason"] for row in ledger} <= {"call_tick", "call_final", "call_refund"}
     assert await pool.fetchval("SELECT balance_seconds FROM clients WHERE id = $1",
                                client.id) == 600 - charged
     assert await pool.fetchval("SELECT count(*) FROM active_calls") == 0

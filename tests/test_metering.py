@@ -7,11 +7,13 @@ import asyncio
 import pytest
 
 from db import usage
+from loadtest import twilio_wire as wire
 from tests.caller import FakeCall
 from tests.factories import make_client
 from tests.live import live_server
 from tests.providers import ScriptedProviders
 from tests.waiting import ended
+from voice.twiml import SAY_NO_BALANCE
 
 
 async def test_concurrent_debits_never_take_more_than_the_balance(pool):
@@ -67,5 +69,9 @@ async def test_a_call_refused_at_the_stream_for_no_balance_is_finalized(pool, pg
         await call.connect()
         assert await call.wait_closed(limit_seconds=10) == 1008
         conv = await ended(pool, call.call_sid)
+        redirects = server.twilio.redirects(call.call_sid)
     assert conv.end_reason == "no_balance"
     assert conv.billed_seconds == 0
+    # The caller hears why, as at /voice, rather than silence and a hang-up.
+    assert len(redirects) == 1
+    assert wire.said(redirects[0]["form"]["Twiml"]) == [SAY_NO_BALANCE]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import signal
 import sys
@@ -28,7 +29,7 @@ async def start_server_process(pg_url: str, port: int) -> asyncio.subprocess.Pro
     env = {**os.environ, "DATABASE_URL": pg_url, "PORT": str(port),
            "PUBLIC_URL": f"http://127.0.0.1:{port}", "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
            "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_API_BASE_URL": "http://127.0.0.1:9",
-           "LOCAL_MODELS": "false", "METER_TICK_SECONDS": "1", "HEARTBEAT_SECONDS": "0.5"}
+           "LOCAL_MODELS": "false", "METER_TICK_SECONDS": "15", "HEARTBEAT_SECONDS": "0.5"}
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.server_process",
                                                 LINE, env=env)
 
@@ -74,6 +75,7 @@ async def test_killed_server_call_is_finalized_as_server_restart_with_turns(pool
 
     conv = await conversations.get_by_call_sid(pool, call.call_sid)
     assert conv.status == "active"                 # nobody finalized it
+    assert conv.billed_seconds >= 15               # talk time is prepaid, a tick at a time
     async with live_server(pg_url, providers=ScriptedProviders()):
         pass                                       # start-up runs the recovery pass
 
@@ -82,7 +84,10 @@ async def test_killed_server_call_is_finalized_as_server_restart_with_turns(pool
     assert [t["role"] for t in conv.transcript] == ["assistant", "user", "assistant"]
     assert conv.transcript[1]["content"] == LINE
     assert conv.ended_at is not None and conv.ended_at >= conv.started_at
-    charged = sum(r["seconds"] for r in await usage.for_conversation(pool, conv.id))
-    assert charged == conv.billed_seconds <= conv.duration_seconds + 1
+    # Settled to the second it was last known alive: the unused prepaid time comes back.
+    ledger = await usage.for_conversation(pool, conv.id)
+    assert sum(r["seconds"] for r in ledger) == conv.billed_seconds \
+        == math.ceil(conv.duration_seconds)
+    assert ledger[-1]["reason"] == "call_refund"
     assert await pool.fetchval("SELECT count(*) FROM active_calls") == 0
     assert await pool.fetchval("SELECT count(*) FROM server_processes") == 0

@@ -72,8 +72,8 @@ async def test_completed_status_ends_a_live_call_without_stop(server, pool):
 
 
 async def test_status_for_unknown_or_in_progress_calls_changes_nothing(server, pool):
-    assert (await post_status(server, {"CallSid": "CAnope", "CallStatus": "completed"})
-            ).status_code == 204
+    assert (await post_status(server, {"CallSid": wire.new_sid("CA"),
+                                       "CallStatus": "completed"})).status_code == 204
     client = await make_client(pool)
     call = FakeCall(server.url, to=client.phone_number)
     await call.dial()
@@ -81,3 +81,5 @@ async def test_status_for_unknown_or_in_progress_calls_changes_nothing(server, p
             ).status_code == 204
     assert (await conversations.get_by_call_sid(pool, call.call_sid)).status == "pending"
     assert (await post_status(server, {"CallStatus": "completed"})).status_code == 400
+    assert (await post_status(server, {"CallSid": "CAnope\nforged", "CallStatus": "completed"})
+            ).status_code == 400

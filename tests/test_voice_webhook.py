@@ -128,3 +128,45 @@ async def test_at_capacity_callers_hear_busy(pool, pg_url):
         response = await call.dial()
     assert call.instruction is None
     assert "busy" in wire.said(response.text)[0]
+
+
+@pytest.mark.parametrize(("sent", "stored"), [
+    ("+1 (415) 555-0123", "+14155550123"), ("anonymous", "anonymous"),
+    ("Restricted", "anonymous"), ("+266696687", "anonymous"), ("", "anonymous"),
+    ("client:alice_01", "client:alice_01")])
+async def test_caller_id_is_stored_normalized(server, pool, sent, stored):
+    client = await make_client(pool)
+    call = FakeCall(server.url, to=client.phone_number, caller=sent)
+    assert (await call.dial()).status_code == 200
+    assert call.instruction is not None
+    conv = await conversations.get_by_call_sid(pool, call.call_sid)
+    assert conv.caller_phone == stored
+
+
+@pytest.mark.parametrize("sent", ['=HYPERLINK("http://evil.example")', "@SUM(1+1)", "+1 555 CALL",
+                                  "sip:alice@example.com", "+14155550123;ext=9", "client:a b",
+                                  "+1415\n5550123"])
+async def test_a_from_that_is_no_caller_id_is_refused_and_records_nothing(server, pool, sent):
+    client = await make_client(pool)
+    call = FakeCall(server.url, to=client.phone_number, caller=sent)
+    response = await call.dial()
+    assert response.status_code == 400 and "From must be" in response.text
+    assert await conversations.get_by_call_sid(pool, call.call_sid) is None
+
+
+@pytest.mark.parametrize("to", ["+15557770123;ext=1", "+15557770123 ext. 1", "+15557770123x1",
+                                "+1 555 777 0123 #1"])
+async def test_an_extension_in_to_is_an_unknown_number(server, pool, to):
+    await make_client(pool, phone_number="+15557770123")
+    call = FakeCall(server.url, to=to)
+    response = await call.dial()
+    assert call.instruction is None and wire.said(response.text) == [SAY_UNKNOWN]
+    assert await conversations.get_by_call_sid(pool, call.call_sid) is None
+
+
+@pytest.mark.parametrize("sid", ["CA1", "=1+2", "CA" + "g" * 32, "CA" + "0" * 32 + "\n"])
+async def test_a_call_sid_that_is_not_twilio_s_is_refused(server, pool, sid):
+    client = await make_client(pool)
+    response = await FakeCall(server.url, to=client.phone_number).dial(CallSid=sid)
+    assert response.status_code == 400 and "CallSid" in response.text
+    assert await pool.fetchval("SELECT count(*) FROM conversations") == 0

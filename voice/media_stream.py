@@ -1,43 +1,55 @@
 """WS /ws/{client_id}/{caller}: one Twilio media stream → one CallSession.
 
-Nothing that costs money (providers, models, metering) is built until the stream's
-token has verified and been consumed.
+Until its token has verified, a socket only waits in the bounded room of voice.stream_gate,
+for at most the start deadline. A call slot is taken once the token has verified, and
+nothing that costs money (providers, models, talk time) is built until the database has
+consumed the token.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import time
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from db import active_calls, clients, contacts, conversations
+from db import active_calls, clients, contacts, conversations, usage
 from events import call_summary
 from pipelines.providers import ProviderUnavailable
 from voice import call_tokens
+from voice.caller_id import is_e164
 from voice.registry import AtCapacity
 from voice.session import CallIdentity, CallSession, finalize_conversation
 from voice.state import VoiceState
-from voice.twilio_protocol import ProtocolError, StreamStart, read_start
+from voice.twilio_protocol import Evicted, ProtocolError, StreamStart, read_start
+from voice.twiml import SAY_NO_BALANCE, SAY_NOT_CONFIGURED, hang_up_twiml
 
 log = logging.getLogger("frontdesk.voice")
 
-START_TIMEOUT_SECONDS = 10.0
 POLICY = 1008       # refused: bad token, unknown call, no balance
 TRY_AGAIN = 1013    # this process is full or shutting down
+# A call refused once its token is spent hears what /voice would have said.
+_SAY_WHEN_REFUSED = {"no_balance": SAY_NO_BALANCE, "provider_unavailable": SAY_NOT_CONFIGURED}
 
 
 async def media_stream(ws: WebSocket) -> None:
     state: VoiceState = ws.state.voice
+    client_id = int(ws.path_params["client_id"])
     await ws.accept()
     try:
-        async with state.calls.reserve() as slot:
-            session = await _open_call(ws, state, int(ws.path_params["client_id"]))
+        verified = await _authenticate(ws, state, client_id)
+        if verified is None:
+            return
+        start, nonce = verified
+        async with state.calls.claim(start.call_sid) as slot:
+            session = await _open_call(ws, state, start, client_id, nonce)
             if session is None:
                 return
             async with slot.admit(session):
                 await session.run(ws)
     except AtCapacity:
+        state.refusals.warning("stream for client %s refused: at capacity", client_id)
         await _close(ws, TRY_AGAIN, "server at capacity")
     except WebSocketDisconnect:
         pass
@@ -45,25 +57,40 @@ async def media_stream(ws: WebSocket) -> None:
         await _close(ws, 1000, "")
 
 
-async def _open_call(ws: WebSocket, state: VoiceState, client_id: int) -> CallSession | None:
-    try:
-        start = await read_start(ws, START_TIMEOUT_SECONDS)
-    except ProtocolError as exc:
-        log.warning("stream refused for client %s: %s", client_id, exc)
-        await _close(ws, POLICY, "protocol error")
-        return None
+async def _authenticate(ws: WebSocket, state: VoiceState,
+                        client_id: int) -> tuple[StreamStart, str] | None:
+    """The stream's start and its token's nonce, or None once the socket is refused."""
+    address = ws.client.host if ws.client else "unknown"
+    with state.gate.waiting(address) as place:
+        try:
+            start = await read_start(ws, state.settings.stream_start_timeout_seconds,
+                                     place.evicted)
+        except ProtocolError as exc:
+            state.refusals.warning("stream from %s for client %s refused: %s", address,
+                                   client_id, exc)
+            evicted = isinstance(exc, Evicted)
+            await _close(ws, TRY_AGAIN if evicted else POLICY,
+                         "try again" if evicted else "protocol error")
+            return None
     try:
         claims = call_tokens.verify(
             state.token_secret, start.custom_parameters.get("token"), call_sid=start.call_sid,
             client_id=client_id, ttl_seconds=state.settings.call_token_ttl_seconds)
     except call_tokens.InvalidToken as exc:
-        log.warning("stream refused for call %s: %s", start.call_sid[:40], exc)
+        state.refusals.warning("stream for call %s refused: %s", start.call_sid, exc)
         await _close(ws, POLICY, "call token refused")
         return None
+    return start, claims.nonce
 
-    identity = await _activate(state, start, client_id, claims.nonce)
+
+async def _open_call(ws: WebSocket, state: VoiceState, start: StreamStart, client_id: int,
+                     nonce: str) -> CallSession | None:
+    identity = await _activate(state, start, client_id, nonce)
     if isinstance(identity, str):
         log.warning("stream refused for call %s: %s", start.call_sid, identity)
+        sentence = _SAY_WHEN_REFUSED.get(identity)
+        if sentence and state.twilio.configured:   # rather than dead air, then a hang-up
+            await state.twilio.redirect(start.call_sid, hang_up_twiml(sentence))
         await _close(ws, POLICY, identity)
         return None
     return CallSession(identity, settings=state.settings, pool=state.pool,
@@ -72,9 +99,13 @@ async def _open_call(ws: WebSocket, state: VoiceState, client_id: int) -> CallSe
 
 async def _activate(state: VoiceState, start: StreamStart, client_id: int,
                     nonce: str) -> CallIdentity | str:
-    """Consume the token and register the live call in one transaction, or say why not."""
+    """Consume the token and register the live call in one transaction, then prepay the
+    first tick of talk time; or say why not."""
     pool = state.pool
     async with pool.acquire() as conn:
+        # The conversation's started_at is this transaction's start: talk time is paid
+        # from there, measured on a clock read no later.
+        activated_at = time.monotonic()
         tx = conn.transaction()
         await tx.start()
         try:
@@ -88,12 +119,13 @@ async def _activate(state: VoiceState, start: StreamStart, client_id: int,
             if conv is None:
                 await tx.rollback()
                 return "call token already used or call unknown"
-            contact_id, new_contact = await contacts.ensure_by_phone(
-                conn, client_id=client_id, phone_number=conv.caller_phone)
-            conv = await conversations.set_contact(conn, conv.id, contact_id)
-            if new_contact:
-                await call_summary.record_contact_created(conn, client, contact_id,
-                                                          conv.caller_phone)
+            if is_e164(conv.caller_phone):   # no contact for anonymous or client: callers
+                contact_id, new_contact = await contacts.ensure_by_phone(
+                    conn, client_id=client_id, phone_number=conv.caller_phone)
+                conv = await conversations.set_contact(conn, conv.id, contact_id)
+                if new_contact:
+                    await call_summary.record_contact_created(conn, client, contact_id,
+                                                              conv.caller_phone)
             await call_summary.record_started(conn, conv, client)
             await active_calls.insert(
                 conn, call_sid=conv.call_sid, conversation_id=conv.id, client_id=client_id,
@@ -106,21 +138,26 @@ async def _activate(state: VoiceState, start: StreamStart, client_id: int,
 
     # The token is spent: from here every refusal finalizes the call.
     reason = None
-    if client.balance_seconds <= 0:
-        reason = "no_balance"
+    prepaid = 0
+    try:
+        plan = state.providers.plan(client)
+        await conversations.set_providers(pool, conv.id, plan.used(), plan.fallbacks)
+    except ProviderUnavailable as exc:
+        log.error("call %s: %s", conv.call_sid, exc)
+        reason = "provider_unavailable"
     else:
-        try:
-            plan = state.providers.plan(client)
-            await conversations.set_providers(pool, conv.id, plan.used(), plan.fallbacks)
-        except ProviderUnavailable as exc:
-            log.error("call %s: %s", conv.call_sid, exc)
-            reason = "provider_unavailable"
+        first = await usage.prepay(pool, client_id=client_id, conversation_id=conv.id,
+                                   seconds=state.settings.meter_tick_seconds)
+        prepaid = first.seconds
+        if prepaid <= 0:
+            reason = "no_balance"
     if reason:
         await finalize_conversation(pool, conversation_id=conv.id, client_id=client_id,
                                     call_sid=conv.call_sid, end_reason=reason)
         return reason
     return CallIdentity(call_sid=conv.call_sid, stream_sid=start.stream_sid, conversation=conv,
-                        client=client, plan=plan)
+                        client=client, plan=plan, activated_at=activated_at,
+                        prepaid_seconds=prepaid)
 
 
 async def _close(ws: WebSocket, code: int, reason: str) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 from pipecat.frames.frames import EndFrame, TTSSpeakFrame
+from pipecat.utils.time import time_now_iso8601
 from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocket
 from twilio.twiml.voice_response import VoiceResponse
@@ -25,6 +26,7 @@ from pipelines.inbound import CallOptions, CallPipeline, TwilioLink, build_inbou
 from pipelines.playback import Playback
 from pipelines.providers import ProviderFactory, ProviderPlan
 from tools.context import ToolContext
+from voice.meter import TalkTimeMeter
 from voice.recorder import InboundRecorder
 from voice.twilio_rest import TwilioRest
 
@@ -58,6 +60,8 @@ class CallIdentity:
     conversation: Conversation
     client: Client
     plan: ProviderPlan
+    activated_at: float = 0.0   # time.monotonic() when the call's talk time started
+    prepaid_seconds: int = 0    # the first tick, debited at activation
 
 
 class CallSession:
@@ -80,13 +84,21 @@ class CallSession:
         self._twilio = twilio
         # Per call, mutable
         self.end_reason: str | None = None
-        self.billed_seconds = 0
         self.playback = Playback()
-        self._started = time.monotonic()
+        self._started = identity.activated_at or time.monotonic()
+        self.meter = TalkTimeMeter(pool, client_id=self.client.id,
+                                   conversation_id=self.conversation_id,
+                                   tick_seconds=settings.meter_tick_seconds,
+                                   started_at=self._started,
+                                   prepaid_seconds=identity.prepaid_seconds)
         self._pipeline: CallPipeline | None = None
         self._ending = False            # a goodbye, hang-up or transfer is under way
         self._after_speech: tuple[str, str] | None = None   # ("hangup", reason) | ("transfer", to)
         self._idle_prompts = 0
+        # The greeting is the first assistant turn, stored even when the caller cut it off
+        # before a word of it was spoken (then with no content).
+        self._greeting_stored = False
+        self._greeting_at = ""
         # An owner may switch transcripts off; usage, metrics and the audit are kept.
         self._keep_transcript = self.client.settings.get("enable_transcription", True) is not False
         self._recorder: InboundRecorder | None = None
@@ -108,12 +120,13 @@ class CallSession:
                     account_sid=self._settings.twilio_account_sid or "")
             self._pipeline = self._build(ws)
             self._spawn(self._write_loop())
-            self._spawn(self._meter_loop())
+            self._spawn(self.meter.run(self._out_of_talk_time))
             self._spawn(self._watch_stream())
             max_duration = self.client.settings.get("max_call_duration",
                                                     DEFAULT_MAX_CALL_DURATION)
             self._spawn(self._end_after(float(max_duration), "max_duration"))
             runner = WorkerRunner(handle_sigint=False, force_gc=True)
+            self._greeting_at = time_now_iso8601()   # queued as the stream connects
             await runner.add_workers(self._pipeline.worker)
             await runner.run()
             if self.end_reason is None:
@@ -249,12 +262,22 @@ class CallSession:
     def on_user_turn(self, content: str, timestamp: str) -> None:
         if not self._keep_transcript:
             return
+        if not self._greeting_stored:
+            # The caller spoke over the greeting before its speech had even started: the
+            # interruption dropped it, and the pipeline reports no turn for it.
+            self._greeting_stored = True
+            self._writes.put_nowait(("turn", {"role": "assistant", "content": "",
+                                              "timestamp": self._greeting_at or timestamp,
+                                              "interrupted": True}))
         self._writes.put_nowait(("turn", {"role": "user", "content": content,
                                           "timestamp": timestamp, "interrupted": False}))
 
     def on_assistant_turn(self, content: str, timestamp: str, interrupted: bool,
                           fix_context: Callable[[str], None]) -> None:
         sentences = self.playback.take_turn()
+        greeting, self._greeting_stored = not self._greeting_stored, True
+        if not content and not sentences and not greeting:
+            return   # a reply cut off before it began: nothing was said
         if not self._keep_transcript:
             if interrupted and sentences:   # the context is still cut to what was heard
                 self._spawn(self._fix_unrecorded(sentences, fix_context))
@@ -345,24 +368,8 @@ class CallSession:
             finally:
                 self._writes.task_done()
 
-    async def _meter_loop(self) -> None:
-        """Debit elapsed whole seconds in ticks; end the call when the balance is gone."""
-        tick = self._settings.meter_tick_seconds
-        balance = self.client.balance_seconds
-        while True:
-            # Never wait longer than the balance last seen could pay for.
-            await asyncio.sleep(max(1, min(tick, balance)))
-            due = int(self.elapsed()) - self.billed_seconds
-            if due <= 0:
-                continue
-            debit = await usage.debit(self._pool, client_id=self.client.id,
-                                      conversation_id=self.conversation_id, seconds=due,
-                                      reason="call_tick")
-            self.billed_seconds += debit.seconds
-            balance = debit.balance_after
-            if debit.seconds < due or balance <= 0:
-                await self.end_with_goodbye("balance_exhausted")
-                return
+    async def _out_of_talk_time(self) -> None:
+        await self.end_with_goodbye("balance_exhausted")
 
     async def _watch_stream(self) -> None:
         """A stream that has gone quiet (no media, no stop) is a dead socket."""
@@ -406,8 +413,9 @@ class CallSession:
                                     client_id=self.client.id, call_sid=self.call_sid,
                                     end_reason=self.end_reason or "completed",
                                     summary=await self._llm_summary())
-        self.log.info("call %s finalized: %s after %.1f s", self.call_sid, self.end_reason,
-                      self.elapsed())
+        dropped = self._pipeline.serializer.malformed if self._pipeline is not None else 0
+        self.log.info("call %s finalized: %s after %.1f s%s", self.call_sid, self.end_reason,
+                      self.elapsed(), f", {dropped} malformed messages dropped" if dropped else "")
 
     async def _llm_summary(self) -> str | None:
         """An LLM client's own summary of the call (None: the rules write it)."""
@@ -421,8 +429,11 @@ class CallSession:
 async def finalize_conversation(pool: asyncpg.Pool, *, conversation_id: int, client_id: int,
                                 call_sid: str, end_reason: str, ended_at: Any = None,
                                 summary: str | None = None) -> bool:
-    """Mark the call ended, debit what the ticks have not, store its summary and outcome
-    and record ``call.ended``, in one transaction.
+    """Mark the call ended, settle its talk time to the second, store its summary and
+    outcome and record ``call.ended``, in one transaction. The unused part of the prepaid
+    ticks goes back to the balance (``call_refund``), and time the ticks did not cover (the
+    goodbye after the balance ran out) is debited, as far as the balance allows
+    (``call_final``).
 
     Returns False when the call had already been finalized (by this or another process).
     """
@@ -434,6 +445,9 @@ async def finalize_conversation(pool: asyncpg.Pool, *, conversation_id: int, cli
             if owed > 0:
                 await usage.debit(conn, client_id=client_id, conversation_id=conversation_id,
                                   seconds=owed, reason="call_final")
+            elif owed < 0:
+                await usage.refund(conn, client_id=client_id, conversation_id=conversation_id,
+                                   seconds=-owed)
             client = await clients.get(conn, client_id)
             if client is not None:
                 await call_summary.record_ended(conn, conv, client, summary=summary)

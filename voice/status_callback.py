@@ -11,7 +11,7 @@ from starlette.responses import PlainTextResponse, Response
 from db import conversations
 from voice.session import finalize_conversation
 from voice.state import VoiceState
-from voice.twiml import read_signed_form
+from voice.twiml import CALL_SID, read_signed_form
 
 log = logging.getLogger("frontdesk.voice")
 
@@ -24,10 +24,12 @@ async def status_callback(request: Request) -> Response:
     if isinstance(form, Response):
         return form
     call_sid, status = form.get("CallSid", ""), form.get("CallStatus", "")
-    if not call_sid:
-        return PlainTextResponse("CallSid is required", status_code=400)
+    if not CALL_SID.fullmatch(call_sid):
+        return PlainTextResponse("CallSid must be a Twilio call SID (CA and 32 hex digits)",
+                                 status_code=400)
     if status not in FINAL_STATUSES:
         return Response(status_code=204)
+    state.calls.forget(call_sid)   # a stream that has not come by now will not come
     conv = await conversations.get_by_call_sid(state.pool, call_sid)
     if conv is None or conv.status == "ended":
         return Response(status_code=204)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 from urllib.parse import parse_qsl, quote
 
-import phonenumbers
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
@@ -13,6 +13,7 @@ from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 from db import clients, conversations
 from pipelines.providers import ProviderUnavailable
 from voice import call_tokens
+from voice.caller_id import caller_id, e164
 from voice.state import VoiceState
 
 log = logging.getLogger("frontdesk.voice")
@@ -24,27 +25,23 @@ SAY_INACTIVE = "Sorry, this line is not available right now. Goodbye."
 SAY_NO_BALANCE = "Sorry, this line is temporarily unavailable. Please try again later. Goodbye."
 SAY_BUSY = "Sorry, all our lines are busy. Please call back in a few minutes. Goodbye."
 SAY_NOT_CONFIGURED = "Sorry, this line is not set up yet. Goodbye."
+# Twilio's call SIDs: CA and 32 hex digits.
+CALL_SID = re.compile(r"CA[0-9a-fA-F]{32}")
 
 
 def say_and_hang_up(sentence: str) -> Response:
+    return Response(hang_up_twiml(sentence), media_type="application/xml")
+
+
+def hang_up_twiml(sentence: str) -> str:
     response = VoiceResponse()
     response.say(sentence)
     response.hangup()
-    return _twiml(response)
+    return str(response)
 
 
 def _twiml(response: VoiceResponse) -> Response:
     return Response(str(response), media_type="application/xml")
-
-
-def e164(number: str) -> str | None:
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(parsed):
-        return None
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
 async def read_signed_form(request: Request, state: VoiceState) -> dict[str, str] | Response:
@@ -76,9 +73,17 @@ async def voice_webhook(request: Request) -> Response:
     if isinstance(form, Response):
         return form
 
-    call_sid, to, caller = form.get("CallSid"), form.get("To"), form.get("From", "")
+    call_sid, to = form.get("CallSid"), form.get("To")
     if not call_sid or not to:
         return PlainTextResponse("CallSid and To are required", status_code=400)
+    if not CALL_SID.fullmatch(call_sid):
+        return PlainTextResponse("CallSid must be a Twilio call SID (CA and 32 hex digits)",
+                                 status_code=400)
+    caller = caller_id(form.get("From", ""))
+    if caller is None:
+        log.info("call %s refused: From %s is not a caller ID", call_sid, form.get("From"))
+        return PlainTextResponse("From must be an E.164 number, a withheld caller ID"
+                                 " (anonymous) or client:<identity>", status_code=400)
 
     number = e164(to)
     client = await clients.get_by_phone(state.pool, number) if number else None
@@ -90,25 +95,32 @@ async def voice_webhook(request: Request) -> Response:
     if client.balance_seconds <= 0:
         log.info("call %s refused: client %s has no balance", call_sid, client.id)
         return say_and_hang_up(SAY_NO_BALANCE)
-    if not state.calls.has_room():
-        log.warning("call %s refused: at capacity (%d calls)", call_sid, len(state.calls))
-        return say_and_hang_up(SAY_BUSY)
     try:
         state.providers.plan(client)
     except ProviderUnavailable as exc:
         log.error("call %s refused: client %s: %s", call_sid, client.id, exc)
         return say_and_hang_up(SAY_NOT_CONFIGURED)
+    # The place is held until the stream uses its token or the token expires.
+    if not state.calls.expect(call_sid, state.settings.call_token_ttl_seconds):
+        log.warning("call %s refused: at capacity (%d calls, %d expected)", call_sid,
+                    len(state.calls), state.calls.expected())
+        return say_and_hang_up(SAY_BUSY)
 
     token, claims = call_tokens.issue(state.token_secret, call_sid=call_sid, client_id=client.id)
-    recorded = await conversations.create_pending(
-        state.pool, call_sid=call_sid, client_id=client.id, caller_phone=caller or "unknown",
-        token_nonce=claims.nonce)
+    try:
+        recorded = await conversations.create_pending(
+            state.pool, call_sid=call_sid, client_id=client.id, caller_phone=caller,
+            token_nonce=claims.nonce)
+    except BaseException:
+        state.calls.forget(call_sid)
+        raise
     if recorded is None:  # a webhook retry for a call that is already connected
+        state.calls.forget(call_sid)
         log.warning("call %s: /voice repeated for a call already in progress", call_sid)
         return say_and_hang_up(SAY_BUSY)
 
     stream = Stream(url=f"{state.settings.public_ws_base}/ws/{client.id}/"
-                        f"{quote(caller or 'unknown', safe='+')}")
+                        f"{quote(caller, safe='+')}")
     stream.parameter(name="token", value=token)
     connect = Connect()
     connect.append(stream)
