@@ -156,7 +156,9 @@ class DefaultProviderFactory:
         from pipelines.receptionist.service import create_receptionist_llm
 
         return create_receptionist_llm(business_name=client.name, timezone=client.timezone,
-                                       initial_greeting=client.initial_greeting)
+                                       initial_greeting=client.initial_greeting,
+                                       business_hours=client.business_hours,
+                                       phone_number=client.phone_number)
 
     def _tts(self, plan: ProviderPlan, client: Client) -> FrameProcessor:
         speed = float(client.settings.get("voice_speed", 1.0))
