@@ -38,7 +38,7 @@ uh er ah oh wow yay what's that's it's i'm you're we're they're can't don't won'
 """
 COMMON_WORDS = frozenset(_COMMON_TEXT.split())
 # Runs of single letters: "P A R K", "P-A-R-K", "P, A, R, K", "P.A.R.K."
-_SPELLED_RUN = re.compile(r"\b[A-Za-z](?:(?:\s*[-,.]\s*|\s+)[A-Za-z]\b)+\.?")
+_SPELLED_RUN = re.compile(r"(?<![\w'’])[A-Za-z](?:(?:\s*[-,.]\s*|\s+)[A-Za-z]\b)+\.?")
 _RUN_BREAK = re.compile(r"[,;:]\s*(?=[A-Za-z]\b)|\.\s+(?=[A-Za-z]\b)"
                         r"|(?<=[A-Za-z])\s+(?=[A-Za-z]-[A-Za-z])")
 

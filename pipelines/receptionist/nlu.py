@@ -204,8 +204,9 @@ def find_name(text: str, *, expecting_name: bool) -> str | None:
         # "Ana Lopez, L-O-P-E-Z".
         for phrase in _PHRASE_END.split(text.strip()):
             words = [w for w in phrase.split() if w.lower() not in _LEAD_INS]
-            if words:
-                return _bare_name(words)
+            name = _bare_name(words) if words else None
+            if name:
+                return name
         return None
     # Asked for something else, a phrase of capitalised words that are not words we know
     # is still a name given early or late: "Laura Martinez. I'd like Tuesday at 2".
