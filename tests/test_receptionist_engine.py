@@ -31,6 +31,9 @@ def open_calendar(slots: list[str] = ALL_DAY) -> Calendar:
             return {"date": args["date"], "weekday": f"{day:%A}", "slots": list(slots)}
         if name == "book_appointment":
             return {"booked": True, "appointment_id": 7, **args}
+        if name == "take_message":
+            return {"taken": True, "message_id": 3, "name": args.get("name"),
+                    "callback_phone": "+15005550006"}
         return {"ok": True}
 
     return calendar

@@ -86,7 +86,7 @@ def converse(dialogue: Dialogue, hear: Hear, *, voice: str, noisy: bool,
     calendar = Calendar(now)
     result = CallResult(dialogue=dialogue, voice=voice, noisy=noisy, today=now.date())
     messages: list[dict[str, Any]] = []
-    caller = Caller(dialogue)
+    caller = Caller(dialogue, today=now.date())
     ended = False
     moves = 0
 
@@ -169,7 +169,7 @@ class Hearing:
         from pipelines.local import transcribe
 
         config = transcribe.config_fingerprint()
-        raw = json.dumps([self.model, config, voice, noisy, text])
+        raw = json.dumps([self.model, config, voice, noisy, phone_line.NOISE_SNR_DB, text])
         return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
     def hear(self, text: str, voice: str, noisy: bool) -> str:

@@ -12,6 +12,7 @@ returned ``transferring: true``, and otherwise says honestly that it cannot.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -70,6 +71,11 @@ class Action:
     @property
     def ends_call(self) -> bool:
         return self.tool_call is not None and self.tool_call.name == END_CALL
+
+
+# A question we have no answer for: "Where do I park?", "Do you take walk-ins?"
+_QUESTION = re.compile(r"\?\s*$|^\s*(?:what|where|when|who|why|how|do|does|is|are|can|could"
+                       r"|will|would)\b", re.I)
 
 
 def _say(text: str) -> Action:
@@ -232,8 +238,11 @@ class ReceptionistEngine:
                 return _say(f"{replies.DIDNT_CATCH} {replies.SAY_AGAIN}")
             if u.yes or u.no:
                 return _say(f"Okay. {replies.HOW_CAN_I_HELP}")
-            return _say(f"{replies.DONT_KNOW} {replies.HOW_CAN_I_HELP}" if can_message
-                        else replies.REFUSALS["bot"])
+            if not can_message:
+                return _say(replies.CANT_HELP)
+            if _QUESTION.search(u.text):
+                return _say(f"{replies.DONT_KNOW} {replies.LEAVE_ONE}")
+            return _say(f"{replies.DIDNT_CATCH} {replies.CHOICES_GENERAL}")
 
         if st.wants_change:
             return _say(replies.WHAT_TO_CHANGE)
@@ -360,8 +369,8 @@ class ReceptionistEngine:
         their name."""
         if u.yes and st.expect == replies.ASK_TIME and len(st.offers) > 1:
             return _say(replies.which_time([o.time for o in st.offers]))
-        if u.name:
-            return _say(f"Thanks, {replies.first_name(u.name)}. {step.say}")
+        if u.name and st.name:
+            return _say(f"Thanks, {replies.first_name(st.name)}. {step.say}")
         return step
 
     def _progress(self, st: DialogueState, today: date) -> Action:
@@ -387,6 +396,8 @@ class ReceptionistEngine:
         if chosen is None:
             return _say(replies.unavailable(r.time, day_text, nearest(known.slots, r.time)))
         if not st.name:
+            if st.needs_spelling:
+                return _say(replies.ASK_SPELLING)
             return _say(replies.ask_name(chosen, day_text))
         if not r.confirmed:
             return _say(replies.confirm(day_text, chosen, st.name))

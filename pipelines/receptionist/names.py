@@ -104,10 +104,28 @@ def corrected(current: str | None, new: str | None, spelled: list[str]) -> str |
         ) else new
     if not spelled:
         return base
+    if base is not None and len(spelled) == 1 and len(base.split()) == 2 and len(spelled[0]) >= 6:
+        split = _split_run(spelled[0], base.split())
+        if split:
+            return " ".join(split)
     if base is None or len(spelled) > 1:
         return " ".join(spelled) if base is None or len(spelled) >= len(base.split()) \
             else _merge_all(base, spelled)
     return _merge(base, spelled[0])
+
+
+def _split_run(run: str, words: list[str]) -> list[str] | None:
+    """A first and last name spelled as one run of letters ("A-N-A-L-O-P-E-Z"), split
+    where both halves come closest to the two words heard ("Anil Lopez" → Ana Lopez)."""
+    best: tuple[int, int] | None = None
+    for cut in range(2, len(run) - 1):
+        cost = _distance(run[:cut], words[0]) + _distance(run[cut:], words[1])
+        if best is None or cost < best[0]:
+            best = (cost, cut)
+    if best is None or best[0] > len(run) // 2:
+        return None
+    cut = best[1]
+    return [run[:cut].capitalize(), run[cut:].capitalize()]
 
 
 def _merge_all(name: str, words: list[str]) -> str:

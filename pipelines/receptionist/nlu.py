@@ -136,7 +136,7 @@ _TITLES = {"dr": "Dr.", "doctor": "Dr.", "mr": "Mr.", "mrs": "Mrs.", "ms": "Ms."
            "miss": "Miss", "mx": "Mx.", "prof": "Prof."}
 _STRONG_CUE = re.compile(r"\b(?:my name is|my name's|my names|name is|the name is|name's|call me"
                          r"|under the name(?: of)?|book it under|put it under)\s+", re.I)
-_WEAK_CUE = re.compile(r"\b(?:this is|it's|it is|its|i'm|i am|im)\s+", re.I)
+_WEAK_CUE = re.compile(r"\b(?:this is|it's|it is|its|i'm|i am|im|for)\s+", re.I)
 _NAME_SPAN = re.compile(r"(?:(?:dr|doctor|mr|mrs|ms|miss|mx|prof)\.?\s+)?"
                         r"[A-Za-z][A-Za-z'\-]*(?:\s+[A-Za-z][A-Za-z'\-]*){0,2}", re.I)
 _NOT_NAMES_TEXT = """
@@ -211,10 +211,14 @@ def find_name(text: str, *, expecting_name: bool) -> str | None:
     # Asked for something else, a phrase of capitalised words that are not words we know
     # is still a name given early or late: "Laura Martinez. I'd like Tuesday at 2".
     for phrase in _PHRASE_END.split(text.strip()):
+        low = phrase.lower()
+        if any(rx.search(low) for rx in (_YES, _NO, _GOODBYE, _THANKS, _GREETING, _DONE)):
+            continue  # "Yup!", "Bye now", "Hello": answers, not names
         words = [w for w in phrase.split() if w.lower() not in _LEAD_INS]
         while words and words[-1].lower().strip(".!?") in _NAME_TAILS:
             words.pop()
-        if words and all(w[:1].isupper() and w.lower().strip(".!?") not in _NOT_NAMES
+        # Two or three words: one capitalised word alone ("Banana.") is too weak a sign.
+        if 2 <= len(words) <= 3 and all(w[:1].isupper() and w.lower().strip(".!?") not in _NOT_NAMES
                          and w.lower().strip(".!?") not in COMMON_WORDS for w in words):
             name = _bare_name(words)
             if name:

@@ -77,7 +77,6 @@ class MessageDraft:
     phone: str | None = None  # a number the caller gave; None: the caller ID
     callback_settled: bool = False  # the caller said which number to call back on
     asked_number: bool = False  # they said no to their caller ID: asked for another
-    forced: bool = False  # taken because the call could not be understood
 
 
 @dataclass
@@ -275,7 +274,7 @@ def _apply_tool(st: DialogueState, outcome: ToolOutcome) -> None:
     elif outcome.name == TAKE_MESSAGE:
         if result.get("taken") is True:
             st.messages_taken += 1
-            st.gave_up = bool(st.message and st.message.forced)
+            st.gave_up = outcome.arguments.get("reason") == "not_understood"
             st.message = None
     elif outcome.name == END_CALL:
         st.ended = True
@@ -338,7 +337,9 @@ def _apply_user(st: DialogueState, u: Understanding, today: date) -> None:
     if name_changed or (r.day, r.time, r.part) != before:
         r.confirmed = False
     elif st.expect == replies.ASK_CONFIRM:
-        if u.no:
+        if u.no and (u.has_details or u.name or u.spelled):
+            r.confirmed = False  # "no, 11 am" for what the read-back already says: ask again
+        elif u.no:
             st.wants_change = True
             r.confirmed = False
         elif u.yes:

@@ -100,6 +100,13 @@ _MISHEARD: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(?:date|ate|eat|aid)\s+(?:a\s+)?o?clock\b"), "eight oclock"),
     (re.compile(r"\b(\w+)\s+a\s+clock\b"), r"\1 oclock"),
     (re.compile(r"\bhalf past,\s*"), "half past "),
+    # Weekdays as a phone line blurs them.
+    (re.compile(r"\b(?:thirsty|thurs day|thursdays?)\b"), "thursday"),
+    (re.compile(r"\b(?:choose day|twos day|tues day)\b"), "tuesday"),
+    (re.compile(r"\b(?:fry day|fri day)\b"), "friday"),
+    (re.compile(r"\b(?:wednes day|wensday|wens day)\b"), "wednesday"),
+    (re.compile(r"\b(?:mon day|monday's)\b"), "monday"),
+    (re.compile(r"\b(?:to morrow|tomorrow's|tomorow)\b"), "tomorrow"),
 )
 # "half eleven" is half past eleven (not a word Whisper writes for anything else).
 _HALF_HOUR_RE = re.compile(r"\bhalf (\d{1,2})\b(?!\s*(?:hours?|days?|an?\b))")
