@@ -14,7 +14,7 @@ PHONE_BAND_HZ = (300.0, 3400.0)
 # Each band edge fades over this many Hz rather than cutting a brick wall into the spectrum.
 EDGE_HZ = 100.0
 # Line noise: band-limited hiss at this signal-to-noise ratio, plus mains hum.
-NOISE_SNR_DB = 20.0
+NOISE_SNR_DB = 25.0
 HUM_HZ = 60.0
 HUM_LEVEL = 0.02  # of the speech RMS, before the band-pass removes most of it
 

@@ -139,6 +139,11 @@ def run_offline(args: argparse.Namespace) -> int:
     if args.mode == "text":
         results = list(text_results.values())
     else:
+        from pipelines.local import transcribe
+
+        # Recognition variants to measure against the product's defaults.
+        transcribe.USE_PROMPT = not args.no_prompt
+        transcribe.BEAM_SIZE = args.beam
         cache = Path(args.cache).expanduser()
         hearing = offline.Hearing(MODELS[args.model], cache / f"hearing-{args.model}.json",
                                   stt_threads=args.threads)
@@ -180,6 +185,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--conditions", default="clean,noisy", help="clean, noisy or both")
     p.add_argument("--dialogues", help="ids to run, e.g. 1-20,57")
     p.add_argument("--threads", type=int, default=2, help="Whisper CPU threads (audio mode)")
+    p.add_argument("--no-prompt", action="store_true",
+                   help="audio mode: without the domain's words as Whisper's prompt")
+    p.add_argument("--beam", type=int, default=1, help="audio mode: Whisper beam size")
     p.add_argument("--cache", default="~/.cache/frontdesk-loadtest",
                    help="where what Whisper heard is kept between runs")
     p.add_argument("--show-held-out", action="store_true",
