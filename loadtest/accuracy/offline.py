@@ -177,12 +177,13 @@ class Hearing:
         if key not in self._cache:
             import time as clock
 
-            from pipelines.local.transcribe import transcribe_sync
+            from pipelines.local.transcribe import domain_prompt, transcribe_sync
 
             seed = int(key[:8], 16)
             pcm = phone_audio(text, voice, noisy=noisy, seed=seed)
             started = clock.perf_counter()
-            self._cache[key] = transcribe_sync(self._load(), pcm, voices.PHONE_RATE)
+            self._cache[key] = transcribe_sync(self._load(), pcm, voices.PHONE_RATE,
+                                               prompt=domain_prompt(BUSINESS))
             self.decode_seconds.append(clock.perf_counter() - started)
             self.decodes += 1
         return self._cache[key]

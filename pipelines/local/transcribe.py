@@ -41,6 +41,8 @@ DOMAIN_PROMPT = ("A phone call to {business} to book an appointment. Monday, Tue
                  "Wednesday, Thursday, Friday, Saturday, Sunday. 9 a.m., 11:30 a.m., noon, "
                  "3 p.m., 4 o'clock. Yes. No. Bye.")
 USE_PROMPT = True
+# Greedy decoding: beam search costs more than it gains in the latency budget (BENCHMARKS.md).
+BEAM_SIZE = 1
 
 
 def domain_prompt(business: str | None) -> str | None:
@@ -52,7 +54,8 @@ def domain_prompt(business: str | None) -> str | None:
 
 def config_fingerprint() -> str:
     """Changes whenever what a decode produces may change (benchmarks cache transcripts)."""
-    return f"v2|{MIN_WINDOW_S}|{SILENCE_AFTER_S}|{NO_SPEECH_PROB}|{USE_PROMPT}|{DOMAIN_PROMPT}"
+    return (f"v3|{MIN_WINDOW_S}|{SILENCE_AFTER_S}|{NO_SPEECH_PROB}|{BEAM_SIZE}|{USE_PROMPT}|"
+            f"{DOMAIN_PROMPT}")
 
 
 def transcribe_sync(whisper: WhisperModel, pcm16: bytes, sample_rate: int, *,
@@ -93,7 +96,7 @@ def _transcribe_window(whisper: WhisperModel, audio: np.ndarray, window_s: float
         prompt = _previous(whisper, prompt_text) + prompt
     max_new = round(TOKENS_PER_SECOND * len(audio) / WHISPER_SAMPLE_RATE) + TOKENS_MARGIN
     result = whisper.model.generate(
-        features, [prompt], beam_size=1, max_length=len(prompt) + max_new,
+        features, [prompt], beam_size=BEAM_SIZE, max_length=len(prompt) + max_new,
         return_scores=True, return_no_speech_prob=True,
         suppress_blank=True, suppress_tokens=suppress,
     )[0]

@@ -38,7 +38,7 @@ uh er ah oh wow yay what's that's it's i'm you're we're they're can't don't won'
 """
 COMMON_WORDS = frozenset(_COMMON_TEXT.split())
 # Runs of single letters: "P A R K", "P-A-R-K", "P, A, R, K", "P.A.R.K."
-_SPELLED_RUN = re.compile(r"(?<![\w'’])[A-Za-z](?:(?:\s*[-,.]\s*|\s+)[A-Za-z]\b)+\.?")
+_SPELLED_RUN = re.compile(r"(?<![\w'’])[A-Za-z](?:(?:\s*[-,.]+\s*|\s+)[A-Za-z]\b)+\.?")
 _RUN_BREAK = re.compile(r"[,;:]\s*(?=[A-Za-z]\b)|\.\s+(?=[A-Za-z]\b)"
                         r"|(?<=[A-Za-z])\s+(?=[A-Za-z]-[A-Za-z])")
 
@@ -50,6 +50,7 @@ def spelled_words(text: str) -> list[str]:
     and "i" in a sentence are never taken for spelling.
     """
     words: list[str] = []
+    said = {w.lower() for w in re.findall(r"[A-Za-z]{3,}", _SPELLED_RUN.sub(" ", text))}
     for run in _SPELLED_RUN.finditer(text):
         letters_all = re.findall(r"[A-Za-z]", run[0])
         if sum(ch.isupper() for ch in letters_all) < max(2, len(letters_all) - 1):
@@ -58,8 +59,9 @@ def spelled_words(text: str) -> list[str]:
         # when each group is longer than one letter ("L E E, P A R K").
         pieces = [p for p in _RUN_BREAK.split(run[0]) if re.search(r"[A-Za-z]", p)]
         groups = [re.findall(r"[A-Za-z]", p) for p in pieces]
-        if len(groups) > 1 and any(len(g) < 2 for g in groups):
-            groups = [[ch for g in groups for ch in g]]
+        whole = "".join(ch for g in groups for ch in g).lower()
+        if len(groups) > 1 and (any(len(g) < 2 for g in groups) or whole in said):
+            groups = [[ch for g in groups for ch in g]]  # "P.A., R.K." after "Park"
         for g in groups:
             if len(g) >= 2:
                 words.append("".join(g).capitalize())

@@ -232,7 +232,7 @@ _NAME_TAILS = {"here", "calling", "speaking", "again"}
 _PHRASE_END = re.compile(r"[,;!?]|(?<!\bdr)(?<!\bmr)(?<!\bmrs)(?<!\bms)(?<!\bprof)\.(?:\s|$)",
                          re.I)
 _LEAD_INS = _FILLERS | {"yes", "yeah", "sure", "ok", "okay", "it's", "its", "sorry", "please",
-                        "thanks"}
+                        "thanks", "the"}
 
 
 def _bare_name(words: list[str]) -> str | None:

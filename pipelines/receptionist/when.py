@@ -100,6 +100,7 @@ _MISHEARD: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(?:date|ate|eat|aid)\s+(?:a\s+)?o?clock\b"), "eight oclock"),
     (re.compile(r"\b(\w+)\s+a\s+clock\b"), r"\1 oclock"),
     (re.compile(r"\bhalf past,\s*"), "half past "),
+    (re.compile(r"\b(\d{1,2})\s?m\b"), r"\1 am"),  # "at 10m" for "at 10 am"
     # Weekdays as a phone line blurs them.
     (re.compile(r"\b(?:thirsty|thurs day|thursdays?)\b"), "thursday"),
     (re.compile(r"\b(?:choose day|twos day|tues day)\b"), "tuesday"),
