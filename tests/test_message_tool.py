@@ -3,7 +3,6 @@ every tool, the caller ID as the default callback number, and clear errors the L
 
 from __future__ import annotations
 
-
 from db import contacts, messages, tool_executions
 from tests.test_api_conversations import make_call
 from tests.test_transfer_tool import CALLER, make_ctx
