@@ -24,6 +24,8 @@ pytest.importorskip("piper")
 from loadtest import voices  # noqa: E402
 
 TZ = "America/New_York"
+# Whole calls of four or five turns: Whisper and Piper are slow on a busy machine.
+pytestmark = pytest.mark.timeout(300)
 EVERY_DAY = {d: ["09:00", "17:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 CALLERS = Path(__file__).parent / "fixtures" / "callers"
 
@@ -48,9 +50,12 @@ async def call_with(server, pool, lines: list[str], *, hang_up: bool = True):
     await hear_out(pool, call, 1)
     for n, line in enumerate(lines, start=1):
         await call.play(said(line))
-        await hear_out(pool, call, 1 + 2 * n)
-    if hang_up and not call.closed:
+        if n < len(lines) or hang_up:
+            await hear_out(pool, call, 1 + 2 * n)
+    if hang_up:
         await call.hang_up()
+    else:
+        await call.wait_closed(limit_seconds=60)  # the agent says goodbye and hangs up
     return client, call, await ended(pool, call.call_sid)
 
 
@@ -92,8 +97,6 @@ async def test_a_booking_given_name_first_then_time_then_day(offline_server, poo
 async def test_a_message_is_taken_after_three_turns_it_cannot_use(offline_server, pool):
     client, call, conv = await call_with(offline_server, pool, ["lost_1", "lost_2", "lost_3"],
                                          hang_up=False)
-    await call.wait_closed(limit_seconds=30)
-    conv = await ended(pool, call.call_sid)
     spoken = [(t["role"], t["content"]) for t in conv.transcript]
     agent = [c for r, c in spoken if r == "assistant"]
     assert all(a != b for a, b in zip(agent, agent[1:], strict=False)), spoken
@@ -109,8 +112,6 @@ async def test_a_message_is_taken_after_three_turns_it_cannot_use(offline_server
 async def test_an_hours_question_is_answered_from_the_business_hours(offline_server, pool):
     client, call, conv = await call_with(offline_server, pool, ["hours_1", "hours_2"],
                                          hang_up=False)
-    await call.wait_closed(limit_seconds=30)
-    conv = await ended(pool, call.call_sid)
     spoken = [(t["role"], t["content"]) for t in conv.transcript]
     assert spoken[2] == ("assistant", "Yes, we're open on Saturday from 9 AM to 5 PM. "
                                       "Would you like to book an appointment?"), spoken

@@ -14,6 +14,7 @@ speech, is redone on the full window exactly as faster-whisper would do it.
 from __future__ import annotations
 
 import functools
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -54,7 +55,7 @@ def domain_prompt(business: str | None) -> str | None:
 
 def config_fingerprint() -> str:
     """Changes whenever what a decode produces may change (benchmarks cache transcripts)."""
-    return (f"v3|{MIN_WINDOW_S}|{SILENCE_AFTER_S}|{NO_SPEECH_PROB}|{BEAM_SIZE}|{USE_PROMPT}|"
+    return (f"v4|{MIN_WINDOW_S}|{SILENCE_AFTER_S}|{NO_SPEECH_PROB}|{BEAM_SIZE}|{USE_PROMPT}|"
             f"{DOMAIN_PROMPT}")
 
 
@@ -75,7 +76,7 @@ def transcribe_sync(whisper: WhisperModel, pcm16: bytes, sample_rate: int, *,
     window_s = max(min_window_s, seconds + silence_after_s)
     if window_s < FULL_WINDOW_S:
         text = _transcribe_window(whisper, audio, window_s, prompt)
-        if text:
+        if text and not _HALLUCINATED.fullmatch(text):
             return text
     return _transcribe_full(whisper, audio, prompt)
 
@@ -158,5 +159,14 @@ def _transcribe_full(whisper: WhisperModel, audio: np.ndarray, prompt: str | Non
         without_timestamps=True,
         condition_on_previous_text=False,
     )
-    # The generator decodes lazily, so consume it here, on the pool thread.
-    return " ".join(s.text.strip() for s in segments if s.text.strip())
+    # The generator decodes lazily, so consume it here, on the pool thread. A segment the
+    # model itself believes is not speech is dropped even when its words look likely: with
+    # a prompt, silence and hiss come out as "You" (faster-whisper's own test also wants a
+    # low log-probability, which the prompt hides).
+    text = " ".join(s.text.strip() for s in segments
+                    if s.text.strip() and s.no_speech_prob <= NO_SPEECH_PROB)
+    return "" if _HALLUCINATED.fullmatch(text) else text
+
+
+# What Whisper says over silence and line noise, alone in a turn.
+_HALLUCINATED = re.compile(r"\s*(?:you|thank you|thanks for watching)[.!]?\s*", re.I)
