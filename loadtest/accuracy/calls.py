@@ -19,6 +19,7 @@ import os
 import secrets
 import statistics
 import sys
+import tempfile
 import time
 from datetime import date, datetime
 from pathlib import Path
@@ -178,11 +179,11 @@ async def _run(args: argparse.Namespace) -> int:
     port = free_port()
     token = secrets.token_hex(16)
     server = SpawnedServer(
-        cmd=[sys.executable, "-m", "frontdesk.cli", "serve"],
+        cmd=[str(Path(sys.executable).parent / "frontdesk"), "serve"],
         env={"DATABASE_URL": dsn, "PORT": str(port), "HOST": "127.0.0.1",
              "PUBLIC_URL": f"http://127.0.0.1:{port}", "TWILIO_AUTH_TOKEN": token,
              "TWILIO_ACCOUNT_SID": "", "LOCAL_MODELS": "true", "LOG_LEVEL": "WARNING"},
-        port=port, cpus=None)
+        port=port, cpus=None, log_path=Path(tempfile.gettempdir()) / f"{name}.log")
     results: list[CallResult] = []
     latencies: list[float] = []
     try:

@@ -194,6 +194,10 @@ def add_parser(sub: Any) -> None:
                    help="list the held-out calls' failures too (not while tuning)")
     p.add_argument("--json", help="write the figures and failures here")
     p.add_argument("--verbose", action="store_true", help="print each failed conversation")
+    p.add_argument("--database-url",
+                   help="call mode: PostgreSQL server to create the benchmark's database on "
+                        "(default: DATABASE_URL, else postgresql://postgres@127.0.0.1:5432/"
+                        "postgres)")
     p.set_defaults(func=lambda a: run_offline(a) if a.mode != "call" else _call_mode(a))
 
 

@@ -136,6 +136,7 @@ _TITLES = {"dr": "Dr.", "doctor": "Dr.", "mr": "Mr.", "mrs": "Mrs.", "ms": "Ms."
            "miss": "Miss", "mx": "Mx.", "prof": "Prof."}
 _STRONG_CUE = re.compile(r"\b(?:my name is|my name's|my names|name is|the name is|name's|call me"
                          r"|under the name(?: of)?|book it under|put it under)\s+", re.I)
+_NAME_IS = re.compile(r"\b(?:my name is|my name's|the name is|name is|under the name)\b", re.I)
 _WEAK_CUE = re.compile(r"\b(?:this is|it's|it is|its|i'm|i am|im|for)\s+", re.I)
 _NAME_SPAN = re.compile(r"(?:(?:dr|doctor|mr|mrs|ms|miss|mx|prof)\.?\s+)?"
                         r"[A-Za-z][A-Za-z'\-]*(?:\s+[A-Za-z][A-Za-z'\-]*){0,2}", re.I)
@@ -271,6 +272,7 @@ class Understanding:
     question: str | None = None  # "hours", "open", "close", "who", "number": we can answer
     spelled: tuple[str, ...] = ()  # words the caller spelled out
     message: bool = False  # wants to leave a message
+    name_unclear: bool = False  # "my name is ..." with no name we could read after it
 
     @property
     def transfer(self) -> bool:
@@ -301,7 +303,7 @@ class Understanding:
         return bool(self.has_details or self.name or self.yes or self.no or self.book
                     or self.availability or self.goodbye or self.done or self.thanks
                     or self.greeting or self.cancel or self.out_of_scope or self.question
-                    or self.spelled or self.message)
+                    or self.spelled or self.message or self.name_unclear)
 
 
 def _clean(text: str) -> str:
@@ -353,6 +355,7 @@ def understand(text: str, *, today: date, expect: str | None = None,
             w.lower() for w in spelled}:
         name = None  # the spelling itself, not a name given beside it
     existing = out_of_scope == "existing"
+    name_unclear = name is None and not spelled and bool(_NAME_IS.search(raw))
     return Understanding(
         text=text, day=day, time=clock, part_of_day=part, name=name, choice=choice,
         yes=yes, no=no,
@@ -364,6 +367,7 @@ def understand(text: str, *, today: date, expect: str | None = None,
         cancel=bool(_CANCEL.search(s)) and not existing,
         correction=bool(_CORRECTION.search(s)) or no, out_of_scope=out_of_scope, dtmf=keys,
         day_shift=day_shift, question=question, spelled=spelled, message=message,
+        name_unclear=name_unclear,
     )
 
 

@@ -348,6 +348,9 @@ def _apply_user(st: DialogueState, u: Understanding, today: date) -> None:
 
 def _apply_name(st: DialogueState, u: Understanding) -> bool:
     """Take a name, a corrected name or a spelling from the turn; whether the name changed."""
+    if u.name_unclear and not st.spell_asked:
+        st.needs_spelling = True  # "my name is on the little piz": ask them to spell it
+        return False
     if not (u.name or u.spelled):
         return False
     name = corrected(st.name if st.name else None, u.name, list(u.spelled))
