@@ -54,10 +54,7 @@ async def hear_out(pool, call: FakeCall, turns: int) -> None:
     """Keep the line open (silence, as Twilio streams) until the agent has answered."""
     waiting = asyncio.ensure_future(transcript_has(pool, call, turns))
     while not waiting.done():
-        if call.closed:
-            await asyncio.sleep(0.1)  # silence() returns at once on a closed line
-        else:
-            await call.silence(0.1)
+        await call.silence(0.1)
     waiting.result()
 
 
