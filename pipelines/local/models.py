@@ -8,7 +8,6 @@ imported only when a model is loaded; a missing package raises
 from __future__ import annotations
 
 import asyncio
-import functools
 import importlib.util
 import logging
 from collections.abc import Iterable, Mapping
@@ -111,18 +110,13 @@ class LocalModels:
             ) from None
 
     async def transcribe(
-        self, pcm16: bytes, *, sample_rate: int = WHISPER_SAMPLE_RATE,
-        model: str = WHISPER_TINY_EN, prompt: str | None = None,
+        self, pcm16: bytes, *, sample_rate: int = WHISPER_SAMPLE_RATE, model: str = WHISPER_TINY_EN
     ) -> str:
-        """Transcribe 16-bit mono PCM on the shared STT pool; "" when nothing was said.
-
-        ``prompt``: the domain's words, as text Whisper takes as said before the turn.
-        """
+        """Transcribe 16-bit mono PCM on the shared STT pool; "" when nothing was said."""
         whisper = self.whisper(model)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self.stt_executor,
-            functools.partial(transcribe_sync, whisper, pcm16, sample_rate, prompt=prompt),
+            self.stt_executor, transcribe_sync, whisper, pcm16, sample_rate
         )
 
     def warm_up(self) -> None:

@@ -1,1 +1,0 @@
-"""The booking-accuracy benchmark: dialogues, a caller, scoring, and the ways to run it."""
