@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint install
+.PHONY: run test lint install caller-voices
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,23 @@ install: $(BIN)/python
 lint: install
 	$(BIN)/ruff check .
 
-test: install
+# Caller voices of other speech engines than the agent's, for the benchmark and its tests
+# (Debian packages; installed when missing and apt-get can, e.g. as root in CI).
+CALLER_VOICES := flite festival festvox-us-slt-hts espeak-ng
+
+caller-voices:
+	@if ! command -v flite >/dev/null || ! command -v text2wave >/dev/null \
+	    || ! command -v espeak-ng >/dev/null \
+	    || ! ls -d /usr/share/festival/voices/*/cmu_us_slt_arctic_hts >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq >/dev/null 2>&1; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(CALLER_VOICES) >/dev/null 2>&1 \
+	      || echo "could not install $(CALLER_VOICES): their tests are skipped" >&2; \
+	  else \
+	    echo "apt-get install $(CALLER_VOICES) to run the caller-voice tests" >&2; \
+	  fi; \
+	fi
+
+test: install caller-voices
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q

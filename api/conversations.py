@@ -16,8 +16,9 @@ from api.auth import Principal, require
 from api.clients import load as load_client
 from api.errors import ApiError, responses
 from api.validation import CleanStr, Id
-from db import appointments, conversations
+from db import appointments, conversations, messages
 from db.conversations import Conversation, ConversationFilter
+from db.messages import Message
 
 router = APIRouter(prefix="/clients/{client_id}/conversations", tags=["conversations"])
 
@@ -65,6 +66,25 @@ class AppointmentChangeOut(BaseModel):
     at: datetime
 
 
+class MessageOut(BaseModel):
+    """A message the agent took on the call for the business to follow up."""
+
+    id: int = Field(examples=[3])
+    contact_id: int | None = Field(examples=[7])
+    name: str | None = Field(examples=["Maria Garcia"])
+    callback_phone: str | None = Field(examples=["+14155550123"])
+    message: str = Field(examples=["Please call me back about my test results."])
+    reason: str = Field(examples=["requested"],
+                        json_schema_extra={"enum": ["requested", "not_understood"]})
+    created_at: datetime
+
+    @classmethod
+    def of(cls, m: Message) -> MessageOut:
+        return cls(id=m.id, contact_id=m.contact_id, name=m.name,
+                   callback_phone=m.callback_phone, message=m.body, reason=m.reason,
+                   created_at=m.created_at)
+
+
 class ConversationOut(ConversationSummary):
     transcript: list[Turn]
     providers: dict[str, Any] = Field(examples=[{"stt": "local/whisper-tiny.en",
@@ -76,10 +96,13 @@ class ConversationOut(ConversationSummary):
         " to the agent's first audio, and its breakdown by stage (ms)")
     appointments: list[AppointmentChangeOut] = Field(
         default_factory=list, description="Appointments this call booked, moved or cancelled")
+    messages: list[MessageOut] = Field(default_factory=list,
+                                       description="Messages the agent took on this call")
 
     @classmethod
     def of(cls, c: Conversation,  # type: ignore[override]
-           changes: list[appointments.Change] | None = None) -> ConversationOut:
+           changes: list[appointments.Change] | None = None,
+           taken: list[Message] | None = None) -> ConversationOut:
         base = ConversationSummary.of(c).model_dump()
         turns = [Turn(role=str(t.get("role", "")), content=str(t.get("content", "")),
                       timestamp=None if t.get("timestamp") is None else str(t["timestamp"]),
@@ -93,7 +116,7 @@ class ConversationOut(ConversationSummary):
         return cls(**base, transcript=turns, providers=c.providers,
                    provider_fallbacks=c.provider_fallbacks, transferred_to=c.transferred_to,
                    turn_metrics=[m for m in c.turn_metrics if isinstance(m, dict)],
-                   appointments=done)
+                   appointments=done, messages=[MessageOut.of(m) for m in taken or []])
 
 
 class ConversationList(BaseModel):
@@ -202,12 +225,13 @@ async def export_conversations(client_id: Id, request: Request, principal: Read,
 async def get_conversation(client_id: Id, conversation_id: Id, request: Request,
                            principal: Read) -> ConversationOut:
     await load_client(request, principal, client_id)
-    conv = await conversations.get_for_client(request.state.api.pool, client_id,
-                                              conversation_id)
+    pool = request.state.api.pool
+    conv = await conversations.get_for_client(pool, client_id, conversation_id)
     if conv is None:
         raise ApiError(404, "conversation not found")
-    changes = await appointments.changes_in_conversation(request.state.api.pool, conv.id)
-    return ConversationOut.of(conv, changes)
+    changes = await appointments.changes_in_conversation(pool, conv.id)
+    return ConversationOut.of(conv, changes,
+                              await messages.for_conversation(pool, client_id, conv.id))
 
 
 @router.delete("/{conversation_id}", status_code=204, response_class=Response,

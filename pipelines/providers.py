@@ -127,10 +127,10 @@ class DefaultProviderFactory:
             raise ProviderUnavailable(f"local voice {LOCAL_TTS_VOICE!r} is not loaded")
 
     def build(self, plan: ProviderPlan, client: Client, *, call_sid: str) -> CallServices:
-        return CallServices(stt=self._stt(plan), llm=self._llm(plan, client),
+        return CallServices(stt=self._stt(plan, client), llm=self._llm(plan, client),
                             tts=self._tts(plan, client))
 
-    def _stt(self, plan: ProviderPlan) -> FrameProcessor:
+    def _stt(self, plan: ProviderPlan, client: Client) -> FrameProcessor:
         if plan.stt.startswith("deepgram/"):
             from pipecat.services.deepgram.stt import DeepgramSTTService
 
@@ -140,7 +140,8 @@ class DefaultProviderFactory:
         from pipelines.local.whisper_stt import LocalWhisperSTTService
 
         assert self._local is not None
-        return LocalWhisperSTTService(models=self._local, model=plan.stt)
+        return LocalWhisperSTTService(models=self._local, model=plan.stt,
+                                      business_name=client.name)
 
     def _llm(self, plan: ProviderPlan, client: Client) -> Any:
         if plan.llm.startswith("openai/"):
@@ -156,7 +157,9 @@ class DefaultProviderFactory:
         from pipelines.receptionist.service import create_receptionist_llm
 
         return create_receptionist_llm(business_name=client.name, timezone=client.timezone,
-                                       initial_greeting=client.initial_greeting)
+                                       initial_greeting=client.initial_greeting,
+                                       business_hours=client.business_hours,
+                                       phone_number=client.phone_number)
 
     def _tts(self, plan: ProviderPlan, client: Client) -> FrameProcessor:
         speed = float(client.settings.get("voice_speed", 1.0))

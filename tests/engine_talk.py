@@ -14,7 +14,10 @@ from pipelines.receptionist.engine import Action, ClientFacts, ReceptionistEngin
 TZ = "America/New_York"
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo(TZ))  # Wednesday
 GREETING = "Thank you for calling Bright Smile Dental. How can I help you today?"
-ENGINE = ReceptionistEngine(ClientFacts("Bright Smile Dental", TZ, GREETING))
+HOURS = {d: ["09:00", "17:00"] for d in ("mon", "tue", "wed", "thu", "fri")} | {
+    "sat": ["09:00", "13:00"]}
+ENGINE = ReceptionistEngine(ClientFacts("Bright Smile Dental", TZ, GREETING,
+                                        business_hours=HOURS, phone_number="+12125550123"))
 
 
 class EngineTalk:

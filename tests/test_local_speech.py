@@ -46,6 +46,7 @@ from pipelines.local import (  # noqa: E402
 from pipelines.local import models as local_models  # noqa: E402
 from pipelines.local import transcribe as local_transcribe  # noqa: E402
 from pipelines.local.piper_tts import split_first_clause  # noqa: E402
+from pipelines.local.whisper_stt import INAUDIBLE  # noqa: E402
 from tests.speech import caller_over_phone, pcm_frames, rms, silence  # noqa: E402
 
 BOOKING = "Hi, I would like to book an appointment for tomorrow afternoon."
@@ -127,7 +128,10 @@ async def test_stt_behind_silero_vad_transcribes_each_phone_utterance(
     assert "john" in transcripts[1] and "smith" in transcripts[1]
 
 
-async def test_stt_service_emits_nothing_for_silence(models: LocalModels) -> None:
+async def test_a_segment_whisper_cannot_read_still_reaches_the_agent(models: LocalModels
+                                                                      ) -> None:
+    # The VAD called it speech; both windows hear nothing. Dropping it would leave the
+    # caller's turn open with no text, and the agent silent (test_silent_turns.py).
     stt = LocalWhisperSTTService(models=models)
 
     down, _ = await run_test(
@@ -136,7 +140,7 @@ async def test_stt_service_emits_nothing_for_silence(models: LocalModels) -> Non
         pipeline_params=PipelineParams(audio_in_sample_rate=8000),
     )
 
-    assert of_type(down, TranscriptionFrame) == []
+    assert [t.text for t in of_type(down, TranscriptionFrame)] == [INAUDIBLE]
 
 
 def test_a_turn_is_decoded_on_a_window_sized_to_it(models: LocalModels) -> None:

@@ -31,6 +31,9 @@ def open_calendar(slots: list[str] = ALL_DAY) -> Calendar:
             return {"date": args["date"], "weekday": f"{day:%A}", "slots": list(slots)}
         if name == "book_appointment":
             return {"booked": True, "appointment_id": 7, **args}
+        if name == "take_message":
+            return {"taken": True, "message_id": 3, "name": args.get("name"),
+                    "callback_phone": "+15005550006"}
         return {"ok": True}
 
     return calendar
@@ -102,24 +105,20 @@ def complete_booking(conv: Conversation, first: str, *, name: str = "Ana Lopez")
     ("Friday next week, please", "2026-12-04"),
     ("I can come in, but not Thursday, Friday would be better", "2026-11-27"),
     ("Is there anything this Wednesday at 4?", "2026-11-25"),
-    ("Are you open on Sunday?", "2026-11-29"),
     ("I'd like to book something a week from today", "2026-12-02"),
     ("Hi, this is Maria Garcia, I want an appointment tomorrow", "2026-11-26"),
-    ("What are your hours on Saturday?", "2026-11-28"),
 ])
 def test_a_named_day_is_looked_up_in_the_calendar(caller: str, day: str):
     assert first_move(caller) == Action(tool_call=ToolCall("get_available_slots", {"date": day}))
 
 
 @pytest.mark.parametrize(("caller", "start"), [
-    ("How much does a cleaning cost?", "I can't help with prices"),
-    ("Where are you located?", "I can't help with directions"),
-    ("Can I speak to a real person?", "I can't transfer calls"),
+    ("How much does a cleaning cost?", "I don't know that, but I can take a message."),
+    ("Where are you located?", "I don't know that, but I can take a message."),
+    ("Can I speak to a real person?", "I can't transfer calls on this line, but I can take"),
     ("I need to cancel my appointment", "I can't change or cancel existing appointments"),
-    ("Can you take a message for Dr. Lee?", "I can't take messages"),
-    ("What are your hours?", "I can't give our opening hours"),
-    ("Do you take my insurance?", "I can't help with prices"),
-    ("What's the weather like over there?", "Sorry, I can't help with that on this line."),
+    ("Do you take my insurance?", "I don't know that, but I can take a message."),
+    ("What's the weather like over there?", "I don't know that, but I can take a message."),
 ])
 def test_what_it_cannot_do_is_refused_honestly(caller: str, start: str):
     action = first_move(caller)
@@ -390,9 +389,8 @@ def test_refusal_mid_booking_repeats_the_question():
     conv = Conversation()
     conv.caller("Tomorrow at 3")
     conv.caller("How much is a cleaning?")
-    assert conv.last_said == ("I can't help with prices on this line, but I can book you an "
-                              "appointment. 3 PM on Thursday, November 26 is available. "
-                              "Can I have your name, please?")
+    assert conv.last_said == ("I don't know that, but I can take a message. 3 PM on Thursday, "
+                              "November 26 is available. Can I have your name, please?")
 
 
 def test_unclear_answer_mid_booking_reasks():

@@ -242,7 +242,7 @@ async def test_transfer_is_not_called_when_the_context_does_not_offer_it():
     async with Call(calendar) as call:
         await call.start()
         assert await call.caller_says("Can I speak to a real person?") == (
-            replies.REFUSALS["human"])
+            replies.REFUSALS_NO_MESSAGE["human"])
     assert calendar.calls == []
 
 

@@ -74,11 +74,15 @@ def test_asking_for_a_person_calls_transfer_with_no_arguments(caller: str):
     assert first_move(caller) == TRANSFER
 
 
-@pytest.mark.parametrize("tools", [None, BOOKING_TOOLS, frozenset()],
-                         ids=["unknown", "booking tools", "no tools"])
-def test_without_the_tool_offered_the_old_refusal_stands(tools: Any):
+@pytest.mark.parametrize("tools", [None, BOOKING_TOOLS], ids=["unknown", "booking tools"])
+def test_without_the_tool_offered_a_message_is_offered_instead(tools: Any):
     action = first_move("Can I speak to a real person?", tools)
-    assert action == Action(say=replies.REFUSALS["human"])
+    assert action == Action(say=f"{replies.REFUSALS['human']} {replies.LEAVE_ONE}")
+
+
+def test_without_any_tool_the_refusal_promises_nothing_it_cannot_do():
+    action = first_move("Can I speak to a real person?", frozenset())
+    assert action == Action(say=replies.REFUSALS_NO_MESSAGE["human"])
 
 
 def test_asking_what_we_are_is_not_a_transfer_request():
@@ -92,7 +96,7 @@ def test_asking_what_we_are_is_not_a_transfer_request():
      Action(tool_call=ToolCall("get_available_slots", {"date": "2026-11-26"}))),
     ("Can I transfer my appointment to Friday?",
      Action(tool_call=ToolCall("get_available_slots", {"date": "2026-11-27"}))),
-    ("I want someone to call me back", Action(say=replies.REFUSALS["messages"])),
+    ("I want someone to call me back", Action(say=replies.ASK_MESSAGE_NAME)),
 ])
 def test_mentioning_a_person_is_not_always_asking_for_one(caller: str, expected: Action):
     assert first_move(caller) == expected
@@ -159,7 +163,7 @@ def test_after_a_failed_transfer_it_is_not_tried_again_and_booking_still_works()
     call.caller("Operator")
     again = call.caller("Please, I really need to speak to a person")
     assert call.names == ["transfer_call"]  # not retried
-    assert again == Action(say=replies.REFUSALS["human"])
+    assert again == Action(say=f"{replies.REFUSALS['human']} {replies.LEAVE_ONE}")
     call.caller("Fine, book me tomorrow at 3")
     call.caller("Ana Lopez")
     call.caller("Yes")

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tools import calendar, end_call, messaging, transfer
+from tools import calendar, end_call, messages, messaging, transfer
 
 Handler = Callable[..., Awaitable[dict[str, Any]]]
 
@@ -100,6 +100,29 @@ TOOLS: dict[str, Tool] = {t.name: t for t in (
         required=["appointment_id", "date", "time"],
         handler=calendar.reschedule_appointment,
         unavailable=_CALENDAR_DOWN,
+    ),
+    Tool(
+        name="take_message",
+        description="Take a message for the business when the caller asks to leave one, "
+                    "or when you cannot help them: their name, what they want passed on, "
+                    "and the number to call back (omit phone to use the number they are "
+                    "calling from). Confirm it was taken only when it returns taken=true.",
+        properties={
+            "message": {"type": "string",
+                        "description": "What the caller wants the business to know or do, "
+                                       "in their words, e.g. 'Please call back about the "
+                                       "invoice.'"},
+            "name": {"type": "string", "description": "The caller's name, if they gave it."},
+            "phone": {"type": "string",
+                      "description": "Callback number, e.g. +12125550123. Omit to use the "
+                                     "number the caller is calling from."},
+            "reason": {"type": "string", "enum": list(messages.REASONS),
+                       "description": "requested (the default): the caller asked to leave "
+                                      "it; not_understood: you could not understand them."},
+        },
+        required=["message"],
+        handler=messages.take_message,
+        unavailable="messages cannot be taken right now",
     ),
     Tool(
         name="end_call",

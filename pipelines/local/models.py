@@ -8,6 +8,7 @@ imported only when a model is loaded; a missing package raises
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.util
 import logging
 from collections.abc import Iterable, Mapping
@@ -110,13 +111,18 @@ class LocalModels:
             ) from None
 
     async def transcribe(
-        self, pcm16: bytes, *, sample_rate: int = WHISPER_SAMPLE_RATE, model: str = WHISPER_TINY_EN
+        self, pcm16: bytes, *, sample_rate: int = WHISPER_SAMPLE_RATE,
+        model: str = WHISPER_TINY_EN, prompt: str | None = None,
     ) -> str:
-        """Transcribe 16-bit mono PCM on the shared STT pool; "" when nothing was said."""
+        """Transcribe 16-bit mono PCM on the shared STT pool; "" when nothing was said.
+
+        ``prompt``: the domain's words, as text Whisper takes as said before the turn.
+        """
         whisper = self.whisper(model)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self.stt_executor, transcribe_sync, whisper, pcm16, sample_rate
+            self.stt_executor,
+            functools.partial(transcribe_sync, whisper, pcm16, sample_rate, prompt=prompt),
         )
 
     def warm_up(self) -> None:

@@ -14,6 +14,7 @@ speech, is redone on the full window exactly as faster-whisper would do it.
 from __future__ import annotations
 
 import functools
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,12 +35,39 @@ LOOPING_COMPRESSION_RATIO = 2.4
 # Fast speech is ~4 tokens a second; twice that plus a margin ends a runaway decode early.
 TOKENS_PER_SECOND = 8
 TOKENS_MARGIN = 16
+# The domain's words, given to Whisper as the text that came before (its "initial prompt"):
+# it then writes times as "3 p.m." and "11:30", weekdays and short answers as said, and the
+# business's name as spelled. {business} is the client's name.
+DOMAIN_PROMPT = ("A phone call to {business} to book an appointment. Monday, Tuesday, "
+                 "Wednesday, Thursday, Friday, Saturday, Sunday. 9 a.m., 11:30 a.m., noon, "
+                 "3 p.m., 4 o'clock. Yes. No. Bye.")
+USE_PROMPT = True
+# Greedy decoding: beam search costs more than it gains in the latency budget (BENCHMARKS.md).
+BEAM_SIZE = 1
+
+
+def domain_prompt(business: str | None) -> str | None:
+    """The initial prompt for a client's calls (None: Whisper's own default)."""
+    if not USE_PROMPT:
+        return None
+    return DOMAIN_PROMPT.format(business=business or "the office")
+
+
+def config_fingerprint() -> str:
+    """Changes whenever what a decode produces may change (benchmarks cache transcripts)."""
+    return (f"v4|{MIN_WINDOW_S}|{SILENCE_AFTER_S}|{NO_SPEECH_PROB}|{BEAM_SIZE}|{USE_PROMPT}|"
+            f"{DOMAIN_PROMPT}")
 
 
 def transcribe_sync(whisper: WhisperModel, pcm16: bytes, sample_rate: int, *,
                     min_window_s: float = MIN_WINDOW_S,
-                    silence_after_s: float = SILENCE_AFTER_S) -> str:
-    """Blocking transcription of 16-bit mono PCM; runs on a pool thread. "" for silence."""
+                    silence_after_s: float = SILENCE_AFTER_S,
+                    prompt: str | None = None) -> str:
+    """Blocking transcription of 16-bit mono PCM; runs on a pool thread. "" for silence.
+
+    ``prompt`` is text Whisper takes as said before the turn (the domain's words). A turn
+    the short window hears nothing in, or rejects, is decoded again on the full window.
+    """
     audio = np.frombuffer(pcm16, dtype=np.int16).astype(np.float32) / 32768.0
     if sample_rate != WHISPER_SAMPLE_RATE:
         # Whisper assumes 16 kHz; 8 kHz phone audio fed as-is comes out as looping nonsense.
@@ -47,13 +75,14 @@ def transcribe_sync(whisper: WhisperModel, pcm16: bytes, sample_rate: int, *,
     seconds = len(audio) / WHISPER_SAMPLE_RATE
     window_s = max(min_window_s, seconds + silence_after_s)
     if window_s < FULL_WINDOW_S:
-        text = _transcribe_window(whisper, audio, window_s)
-        if text is not None:
+        text = _transcribe_window(whisper, audio, window_s, prompt)
+        if text and not _HALLUCINATED.fullmatch(text):
             return text
-    return _transcribe_full(whisper, audio)
+    return _transcribe_full(whisper, audio, prompt)
 
 
-def _transcribe_window(whisper: WhisperModel, audio: np.ndarray, window_s: float) -> str | None:
+def _transcribe_window(whisper: WhisperModel, audio: np.ndarray, window_s: float,
+                       prompt_text: str | None = None) -> str | None:
     """Greedy decode over a ``window_s`` window; None when the decode ran away."""
     import ctranslate2
     from faster_whisper.transcribe import get_compression_ratio
@@ -64,9 +93,11 @@ def _transcribe_window(whisper: WhisperModel, audio: np.ndarray, window_s: float
     features = whisper.feature_extractor(audio, padding=max(padding, 0))[:, :frames]
     features = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None]))
     prompt, suppress, tokenizer = _decoding(whisper)
+    if prompt_text:
+        prompt = _previous(whisper, prompt_text) + prompt
     max_new = round(TOKENS_PER_SECOND * len(audio) / WHISPER_SAMPLE_RATE) + TOKENS_MARGIN
     result = whisper.model.generate(
-        features, [prompt], beam_size=1, max_length=len(prompt) + max_new,
+        features, [prompt], beam_size=BEAM_SIZE, max_length=len(prompt) + max_new,
         return_scores=True, return_no_speech_prob=True,
         suppress_blank=True, suppress_tokens=suppress,
     )[0]
@@ -108,10 +139,19 @@ def _decoding(whisper: WhisperModel) -> tuple[list[int], list[int], Tokenizer]:
     return prompt, get_suppressed_tokens(tokenizer, [-1]), tokenizer
 
 
-def _transcribe_full(whisper: WhisperModel, audio: np.ndarray) -> str:
+@functools.lru_cache(maxsize=64)
+def _previous(whisper: WhisperModel, text: str) -> list[int]:
+    """``<|startofprev|>`` and the prompt's tokens, as faster-whisper builds them."""
+    _, _, tokenizer = _decoding(whisper)
+    tokens = tokenizer.encode(" " + text.strip())[-223:]  # half the 448-token context
+    return [tokenizer.sot_prev, *tokens]
+
+
+def _transcribe_full(whisper: WhisperModel, audio: np.ndarray, prompt: str | None = None) -> str:
     segments, _ = whisper.transcribe(
         audio,
         language="en",
+        initial_prompt=prompt,
         beam_size=1,
         # A single temperature: the default fallback ladder retried noisy clips for seconds.
         temperature=0.0,
@@ -119,5 +159,14 @@ def _transcribe_full(whisper: WhisperModel, audio: np.ndarray) -> str:
         without_timestamps=True,
         condition_on_previous_text=False,
     )
-    # The generator decodes lazily, so consume it here, on the pool thread.
-    return " ".join(s.text.strip() for s in segments if s.text.strip())
+    # The generator decodes lazily, so consume it here, on the pool thread. A segment the
+    # model itself believes is not speech is dropped even when its words look likely: with
+    # a prompt, silence and hiss come out as "You" (faster-whisper's own test also wants a
+    # low log-probability, which the prompt hides).
+    text = " ".join(s.text.strip() for s in segments
+                    if s.text.strip() and s.no_speech_prob <= NO_SPEECH_PROB)
+    return "" if _HALLUCINATED.fullmatch(text) else text
+
+
+# What Whisper says over silence and line noise, alone in a turn.
+_HALLUCINATED = re.compile(r"\s*(?:you|thank you|thanks for watching)[.!]?\s*", re.I)

@@ -12,6 +12,11 @@ from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
 from pipelines.local.models import WHISPER_TINY_EN, LocalModels
+from pipelines.local.transcribe import domain_prompt
+
+# What the agent receives for a turn the VAD heard speech in but Whisper could not read,
+# so it asks again instead of waiting in silence (an LLM reads it the same way).
+INAUDIBLE = "[inaudible]"
 
 
 class LocalWhisperSTTService(SegmentedSTTService):
@@ -19,12 +24,14 @@ class LocalWhisperSTTService(SegmentedSTTService):
 
     Needs VAD frames upstream (a VADProcessor or the user aggregator's VAD). Audio
     arrives at the pipeline input rate (8 kHz from Twilio) and is resampled to
-    16 kHz on the shared STT pool; each non-empty segment yields one finalized
-    TranscriptionFrame.
+    16 kHz on the shared STT pool; each segment yields one finalized TranscriptionFrame,
+    ``[inaudible]`` when Whisper heard nothing in it.
     """
 
-    def __init__(self, *, models: LocalModels, model: str = WHISPER_TINY_EN, **kwargs: Any) -> None:
+    def __init__(self, *, models: LocalModels, model: str = WHISPER_TINY_EN,
+                 business_name: str | None = None, **kwargs: Any) -> None:
         models.whisper(model)  # fail at construction, not on the caller's first sentence
+        self._prompt = domain_prompt(business_name)
         # Whisper models here are run English-only; the language is fixed, not a setting.
         settings = STTSettings(model=model, language=Language.EN)
         super().__init__(settings=settings, **kwargs)
@@ -49,11 +56,12 @@ class LocalWhisperSTTService(SegmentedSTTService):
         await self.start_processing_metrics()
         try:
             text = await self._models.transcribe(
-                audio, sample_rate=self.sample_rate, model=str(self._settings.model)
+                audio, sample_rate=self.sample_rate, model=str(self._settings.model),
+                prompt=self._prompt,
             )
         finally:
             await self.stop_processing_metrics()
-        if text:
-            yield TranscriptionFrame(
-                text, self._user_id, time_now_iso8601(), Language.EN, finalized=True
-            )
+        # The VAD heard speech: a turn never vanishes, even when neither window could read it.
+        yield TranscriptionFrame(
+            text or INAUDIBLE, self._user_id, time_now_iso8601(), Language.EN, finalized=True
+        )

@@ -12,19 +12,21 @@ returned ``transferring: true``, and otherwise says honestly that it cannot.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pipelines.receptionist import replies
+from pipelines.receptionist import hours, replies
 from pipelines.receptionist.nlu import Understanding
 from pipelines.receptionist.replies import say_day
 from pipelines.receptionist.state import (
     BOOK,
     END_CALL,
     GET_SLOTS,
+    TAKE_MESSAGE,
     TRANSFER,
     DialogueState,
     message_text,
@@ -36,8 +38,10 @@ from pipelines.receptionist.state import (
 )
 from pipelines.receptionist.when import in_part_of_day
 
-BOOKING_TOOLS = (GET_SLOTS, BOOK, END_CALL)
+BOOKING_TOOLS = (GET_SLOTS, BOOK, END_CALL, TAKE_MESSAGE)
 TOOL_NAMES = (*BOOKING_TOOLS, TRANSFER)  # every tool the engine may call
+GIVE_UP_AFTER = 3  # caller turns in a row it could not use: take a message and end
+CHOICES_AFTER = 2  # ...: say what it has and offer concrete choices
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,8 @@ class ClientFacts:
     business_name: str
     timezone: str  # IANA name, e.g. "America/New_York"
     initial_greeting: str | None = None
+    business_hours: Mapping[str, Sequence[str]] | None = None  # "mon": ["09:00", "17:00"]
+    phone_number: str | None = None  # the business's own number, E.164
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,11 @@ class Action:
     @property
     def ends_call(self) -> bool:
         return self.tool_call is not None and self.tool_call.name == END_CALL
+
+
+# A question we have no answer for: "Where do I park?", "Do you take walk-ins?"
+_QUESTION = re.compile(r"\?\s*$|^\s*(?:what|where|when|who|why|how|do|does|is|are|can|could"
+                       r"|will|would)\b", re.I)
 
 
 def _say(text: str) -> Action:
@@ -120,13 +131,16 @@ class ReceptionistEngine:
         if st.transferring and st.last != "tool":
             return None  # the hold line has been said; the call does the rest
         if st.last == "tool":
-            return self._after_tool(st, today)
+            return self._not_again(st, self._after_tool(st, today), today)
         if st.last == "user":
             missed = self._missed_reply(messages, st, now, today, tools)
             if missed:
                 return _say(missed)
             offered = BOOKING_TOOLS if tools is None else tools
-            return self._after_user(st, today, can_transfer=TRANSFER in offered)
+            action = self._after_user(st, now.astimezone(self._tz), today,
+                                      can_transfer=TRANSFER in offered,
+                                      can_message=TAKE_MESSAGE in offered)
+            return self._not_again(st, action, today)
         if not st.greeted:
             return _say(replies.greeting(self.facts.business_name, self.facts.initial_greeting))
         return None
@@ -169,7 +183,8 @@ class ReceptionistEngine:
             done += len(sentence)
         return said[done:]
 
-    def _after_user(self, st: DialogueState, today: date, *, can_transfer: bool) -> Action:
+    def _after_user(self, st: DialogueState, now: datetime, today: date, *,
+                    can_transfer: bool, can_message: bool) -> Action:
         u = st.last_user
         assert u is not None
         if u.transfer and can_transfer and not st.transfer_failed:
@@ -177,54 +192,175 @@ class ReceptionistEngine:
             # A transfer that failed is not tried again; the refusal below answers instead.
             return _call(TRANSFER, {})
         if not st.greeted and not (u.has_details or u.book or u.availability or u.name
-                                   or u.out_of_scope or u.goodbye):
+                                   or u.out_of_scope or u.goodbye or u.question or u.message):
             return _say(replies.greeting(self.facts.business_name, self.facts.initial_greeting))
         if _wants_to_hang_up(st):
             return Action(say=replies.goodbye(self.facts.business_name),
                           tool_call=ToolCall(END_CALL, {}))
+        if st.misses >= GIVE_UP_AFTER:
+            return self._give_up(st, today, can_message=can_message)
+        if st.message is not None and can_message:
+            return self._message_step(st)
         if st.cancelled:
             return _say(f"{replies.CANCELLED} {replies.ANYTHING_ELSE}")
         if st.changed_after_booking:
             last = st.bookings[-1]
             return _say(replies.already_booked(say_day(last.day, today), last.time))
 
-        refusal = replies.REFUSALS[u.out_of_scope] if u.out_of_scope else None
+        answer = self._answer(u, now, today) if u.question else None
+        refusal = self._refusal(u, can_message) if u.out_of_scope else None
         if st.request is None:
+            if answer:
+                follow = replies.ANYTHING_ELSE if st.bookings else replies.WANT_BOOKING
+                return _say(f"{answer} {follow}")
             if refusal:
-                return _say(refusal)
+                if not can_message:
+                    return _say(refusal)
+                after = replies.AFTER_REFUSAL.get(u.out_of_scope or "", replies.LEAVE_ONE)
+                return _say(f"{refusal} {after}")
+            if st.needs_spelling:
+                return _say(replies.ASK_SPELLING)
             if u.name:
                 return _say(f"Thanks, {replies.first_name(u.name)}. {replies.HOW_CAN_I_HELP}")
             if u.thanks:
                 return _say(f"You're welcome. {replies.ANYTHING_ELSE}")
-            if st.expect == replies.ASK_ANYTHING_ELSE and u.yes:
+            if st.expect in (replies.ASK_ANYTHING_ELSE, replies.ASK_WANT_BOOKING) and u.yes:
                 return _say("Sure. What can I help you with?")
+            if st.expect in (replies.ASK_TAKE_MESSAGE, replies.ASK_WANT_BOOKING) and u.no:
+                return _say(f"Okay. {replies.ANYTHING_ELSE}")
             if u.greeting:
                 return _say(f"Hi! {replies.HOW_CAN_I_HELP}")
             if u.keys_only:
                 return _say(f"{replies.KEYPAD} {replies.SAY_WHAT_YOU_NEED}")
+            if st.misses >= CHOICES_AFTER:
+                return _say(replies.CHOICES_GENERAL)
             if u.empty:
                 return _say(f"{replies.DIDNT_CATCH} {replies.SAY_AGAIN}")
             if u.yes or u.no:
                 return _say(f"Okay. {replies.HOW_CAN_I_HELP}")
-            return _say(replies.REFUSALS["other"])
+            if not can_message:
+                return _say(replies.CANT_HELP)
+            if _QUESTION.search(u.text):
+                return _say(f"{replies.DONT_KNOW} {replies.LEAVE_ONE}")
+            return _say(f"{replies.DIDNT_CATCH} {replies.CHOICES_GENERAL}")
 
         if st.wants_change:
             return _say(replies.WHAT_TO_CHANGE)
         step = self._progress(st, today)
+        if st.misses >= CHOICES_AFTER and step.tool_call is None:
+            return _say(self._choices(st, today, step))
         if u.keys_only:
             prefix, again = replies.KEYPAD, replies.SAY_WHAT_YOU_NEED
         else:
-            prefix = refusal or (None if u.understood else replies.DIDNT_CATCH)
+            prefix = answer or refusal or (None if u.understood else replies.DIDNT_CATCH)
             again = replies.SAY_AGAIN
         if prefix is None:
             if step.tool_call is None and step.say and st.last_reply.endswith(step.say):
                 return self._move_on(st, u, step)
             return step
+        if u.empty and st.expect == replies.ASK_CONFIRM:
+            return _say(replies.WAS_THAT_YES)
         # A tool call is not combined with speech: the reply would land in the context
         # after the tool result and hide it. Ask again instead; the next turn continues.
         if step.tool_call is not None:
-            return _say(prefix if refusal else f"{prefix} {again}")
+            return _say(prefix if (refusal or answer) else f"{prefix} {again}")
         return _say(f"{prefix} {step.say}")
+
+    # --- recovery, messages, questions -----------------------------------------------------
+
+    def _not_again(self, st: DialogueState, action: Action | None, today: date
+                   ) -> Action | None:
+        """Never the identical reply twice in a row: say it another way."""
+        if action is None or not action.say or " ".join(action.say.split()) != st.last_reply:
+            return action
+        kind = replies.prompt_kind(action.say)
+        if st.request is not None and kind in (replies.ASK_TIME, replies.ASK_NAME,
+                                               replies.ASK_CONFIRM, replies.ASK_DAY):
+            other = self._choices(st, today, self._progress(st, today))
+        else:
+            other = {replies.ASK_NAME: replies.ASK_NAME_AGAIN,
+                     replies.ASK_SPELL: "Please spell your name one letter at a time.",
+                     replies.ASK_MESSAGE: "Please tell me the message you'd like to leave.",
+                     replies.ASK_CALLBACK: "Is the number you're calling from the best one "
+                                           "to call you back on?"}.get(
+                kind or "", f"{replies.SAY_AGAIN_SHORT} {replies.CHOICES_GENERAL}")
+        if " ".join(other.split()) == st.last_reply:
+            other = f"{replies.SAY_AGAIN_SHORT} {replies.CHOICES_GENERAL}"
+        return Action(say=other, tool_call=action.tool_call)
+
+    def _choices(self, st: DialogueState, today: date, step: Action) -> str:
+        """Two turns it could not use: what it has so far, and concrete choices."""
+        r = st.request
+        assert r is not None
+        if r.day is None:
+            days = [say_day(today + timedelta(days=n), today).split(",")[0] for n in (1, 2)]
+            return replies.choices_days(["tomorrow", days[1]] if days else ["tomorrow"])
+        known = st.slots.get(r.day)
+        day_text = say_day(r.day, today)
+        kind = replies.prompt_kind(step.say)
+        if known and known.slots and (r.time is None or kind == replies.ASK_TIME):
+            return replies.choices_times(day_text, spread(known.slots))
+        chosen = next((t for t in (r.time, r.alternative) if t and known and t in known.slots),
+                      None)
+        if chosen and not st.name:
+            return replies.choices_name(chosen, day_text)
+        if chosen and st.name:
+            return replies.choices_confirm(day_text, chosen, st.name)
+        return replies.choices_days(["tomorrow", "another day this week"])
+
+    def _give_up(self, st: DialogueState, today: date, *, can_message: bool) -> Action:
+        """Three turns it could not use: take a message with what it has, then end."""
+        if not can_message:
+            return Action(say=f"I'm sorry, I'm having trouble understanding. Please call back "
+                              f"later. {replies.goodbye(self.facts.business_name)}",
+                          tool_call=ToolCall(END_CALL, {}))
+        r = st.request
+        wanted = "The caller could not be understood on the phone."
+        if r is not None and r.day is not None:
+            at = f" at {replies.say_time(r.time)}" if r.time else ""
+            wanted = (f"The caller wanted an appointment on {say_day(r.day, today)}{at} and "
+                      "could not be understood on the phone.")
+        said = " / ".join(line.strip() for line in st.caller_lines[-4:] if line.strip())
+        body = f"{wanted} They said: {said}" if said else wanted
+        arguments: dict[str, Any] = {"message": body[:1000], "reason": "not_understood"}
+        if st.name:
+            arguments["name"] = st.name
+        return _call(TAKE_MESSAGE, arguments)
+
+    def _message_step(self, st: DialogueState) -> Action:
+        """The next question of a message, or the take_message call once all is known."""
+        m = st.message
+        assert m is not None
+        if st.needs_spelling:
+            return _say(replies.ASK_SPELLING)
+        if not st.name:
+            return _say(replies.ASK_MESSAGE_NAME)
+        if not m.body:
+            return _say(replies.ASK_MESSAGE_BODY)
+        if not m.callback_settled:
+            return _say(replies.ASK_OTHER_NUMBER if m.asked_number
+                        else replies.ASK_CALLBACK_NUMBER)
+        arguments: dict[str, Any] = {"name": st.name, "message": m.body}
+        if m.phone:
+            arguments["phone"] = m.phone
+        return _call(TAKE_MESSAGE, arguments)
+
+    def _answer(self, u: Understanding, now: datetime, today: date) -> str:
+        if u.question == "who":
+            return replies.this_is(self.facts.business_name)
+        if u.question == "number":
+            return (replies.our_number(self.facts.phone_number) if self.facts.phone_number
+                    else "Sorry, I don't have our number to hand.")
+        day = u.day or (today + timedelta(days=u.day_shift) if u.day_shift else None)
+        return hours.answer(self.facts.business_hours, u.question or "hours", now, day)
+
+    @staticmethod
+    def _refusal(u: Understanding, can_message: bool) -> str:
+        kind = u.out_of_scope or ""
+        if not can_message:
+            return replies.REFUSALS_NO_MESSAGE.get(kind, replies.REFUSALS.get(kind, "")
+                                                   if kind == "bot" else replies.CANT_HELP)
+        return replies.REFUSALS.get(kind, replies.DONT_KNOW)
 
     @staticmethod
     def _move_on(st: DialogueState, u: Understanding, step: Action) -> Action:
@@ -233,8 +369,8 @@ class ReceptionistEngine:
         their name."""
         if u.yes and st.expect == replies.ASK_TIME and len(st.offers) > 1:
             return _say(replies.which_time([o.time for o in st.offers]))
-        if u.name:
-            return _say(f"Thanks, {replies.first_name(u.name)}. {step.say}")
+        if u.name and st.name:
+            return _say(f"Thanks, {replies.first_name(st.name)}. {step.say}")
         return step
 
     def _progress(self, st: DialogueState, today: date) -> Action:
@@ -260,6 +396,8 @@ class ReceptionistEngine:
         if chosen is None:
             return _say(replies.unavailable(r.time, day_text, nearest(known.slots, r.time)))
         if not st.name:
+            if st.needs_spelling:
+                return _say(replies.ASK_SPELLING)
             return _say(replies.ask_name(chosen, day_text))
         if not r.confirmed:
             return _say(replies.confirm(day_text, chosen, st.name))
@@ -273,6 +411,14 @@ class ReceptionistEngine:
         assert outcome is not None
         result = outcome.result
         day = parse_day(outcome.arguments.get("date"))
+        if outcome.name == TAKE_MESSAGE:
+            if result.get("taken") is True:
+                if st.gave_up:
+                    return Action(say=replies.gave_up(self.facts.business_name),
+                                  tool_call=ToolCall(END_CALL, {}))
+                return _say(replies.message_taken(st.name))
+            return _say(f"Sorry, I couldn't take a message just now. Please call back a "
+                        f"little later. {replies.ANYTHING_ELSE}")
         if outcome.name == TRANSFER:
             # Only an explicit yes from the call means the caller is being put through;
             # "transferring": false, {"error": ...} or anything else is a no.

@@ -19,10 +19,26 @@ ASK_NAME = "name"
 ASK_CONFIRM = "confirm"
 ASK_ANYTHING_ELSE = "anything_else"
 ASK_CHANGE = "change"
+ASK_SPELL = "spell"
+ASK_MESSAGE = "message"              # what to pass on
+ASK_CALLBACK = "callback"            # call back on the caller's number?
+ASK_NUMBER = "number"                # which number, then
+ASK_TAKE_MESSAGE = "take_message"    # shall I take a message?
+ASK_WANT_BOOKING = "want_booking"    # would you like to book?
 
 # Marker phrase → prompt kind, checked in this order.
 _MARKERS: tuple[tuple[str, str], ...] = (
     ("shall i book it", ASK_CONFIRM),
+    ("say yes to book it", ASK_CONFIRM),
+    ("was that a yes", ASK_CONFIRM),
+    ("spell", ASK_SPELL),
+    ("what would you like me to pass on", ASK_MESSAGE),
+    ("what should i tell them", ASK_MESSAGE),
+    ("call you back on the number", ASK_CALLBACK),
+    ("what number should we call", ASK_NUMBER),
+    ("would you like to leave a message", ASK_TAKE_MESSAGE),
+    ("would you like to leave one", ASK_TAKE_MESSAGE),
+    ("would you like to book", ASK_WANT_BOOKING),
     ("what would you like to change", ASK_CHANGE),
     ("your name", ASK_NAME),
     ("anything else", ASK_ANYTHING_ELSE),
@@ -32,6 +48,7 @@ _MARKERS: tuple[tuple[str, str], ...] = (
     ("would one of those work", ASK_TIME),
     ("would that work", ASK_TIME),
     ("what day", ASK_DAY),
+    ("which day", ASK_DAY),
     ("other day", ASK_DAY),
 )
 
@@ -50,21 +67,30 @@ TRANSFER_FAILED = ("Sorry, I can't transfer your call right now, but I can book 
 KEYPAD = "Sorry, I can't use the keypad on this line."
 SAY_WHAT_YOU_NEED = "Please just tell me what you need."
 
+TAKE_MESSAGE_OFFER = "Would you like to leave a message?"
+DONT_KNOW = "I don't know that, but I can take a message."
 REFUSALS = {
-    "prices": "I can't help with prices on this line, but I can book you an appointment.",
-    "hours": "I can't give our opening hours on this line, but I can check a specific day "
-             "for you.",
-    "location": "I can't help with directions on this line, but I can book you an "
-                "appointment.",
+    "prices": DONT_KNOW,
+    "location": DONT_KNOW,
+    "services": DONT_KNOW,
+    "weather": DONT_KNOW,
+    "other": DONT_KNOW,
     "bot": "I'm the automated receptionist. " + CAN_DO,
+    "human": "I can't transfer calls on this line, but I can take a message.",
+    "existing": "I can't change or cancel existing appointments on this line, but I can take "
+                "a message or book a new one for you.",
+}
+# The same, for a line that cannot take messages (no take_message tool).
+REFUSALS_NO_MESSAGE = {
     "human": "I can't transfer calls on this line, but I can book you an appointment.",
-    "messages": "I can't take messages on this line, but I can book you an appointment.",
     "existing": "I can't change or cancel existing appointments on this line, but I can book "
                 "a new one for you.",
-    "services": "I can't answer questions about our services on this line, but I can book "
-                "you an appointment.",
-    "other": "Sorry, I can't help with that on this line. " + CAN_DO,
 }
+CANT_HELP = "I'm afraid I can't help with that on this line. " + CAN_DO
+# What the caller is asked next when a refusal ends a turn with nothing else going on.
+AFTER_REFUSAL = {"bot": HOW_CAN_I_HELP, "existing": TAKE_MESSAGE_OFFER}
+LEAVE_ONE = "Would you like to leave one?"
+WANT_BOOKING = "Would you like to book an appointment?"
 
 
 def prompt_kind(text: str) -> str | None:
@@ -169,6 +195,62 @@ def alternatives_same_day(times: list[time]) -> str:
 
 def ask_name(t: time, day_text: str) -> str:
     return f"{say_time(t)} on {day_text} is available. Can I have your name, please?"
+
+
+ASK_NAME_AGAIN = "Sorry, I didn't get your name. Could you tell me your name, please?"
+ASK_SPELLING = "Sorry, I want to get your name right. Could you spell it for me, please?"
+ASK_MESSAGE_NAME = "Sure, I'll take a message. Can I have your name, please?"
+ASK_MESSAGE_BODY = "What would you like me to pass on?"
+ASK_CALLBACK_NUMBER = "Shall we call you back on the number you're calling from?"
+ASK_OTHER_NUMBER = "What number should we call you back on?"
+WAS_THAT_YES = "Sorry, was that a yes?"
+SAY_AGAIN_SHORT = "Sorry, could you say that again?"
+
+
+def message_taken(name: str | None) -> str:
+    thanks = f"Thanks, {first_name(name)}." if name else "Thank you."
+    return f"{thanks} I'll pass your message on. {ANYTHING_ELSE}"
+
+
+def gave_up(business_name: str) -> str:
+    return ("I'm sorry, I'm having trouble understanding. I've taken a message, and someone "
+            f"will call you back on this number. Thanks for calling {business_name}. Goodbye!")
+
+
+def choices_times(day_text: str, times: list[time]) -> str:
+    return f"I have {say_times(times)} on {day_text}. Which time, or shall I take a message?"
+
+
+def choices_days(days: list[str]) -> str:
+    return (f"I can book you {' or '.join(days)}. Which day would you like, or shall I take "
+            "a message?")
+
+
+def choices_name(t: time, day_text: str) -> str:
+    return (f"I have {say_time(t)} on {day_text} for you, and I just need your name. Please "
+            "say your name, or shall I take a message?")
+
+
+def choices_confirm(day_text: str, t: time, name: str) -> str:
+    return (f"I have {day_text} at {say_time(t)} for {name}. Please say yes to book it, or "
+            "no to change it.")
+
+
+CHOICES_GENERAL = ("I can book an appointment, tell you our opening hours, or take a message. "
+                   "Which would you like?")
+
+
+def this_is(business_name: str) -> str:
+    return f"This is {business_name}."
+
+
+def our_number(phone: str) -> str:
+    """A phone number read out digit by digit, in the groups people say it in."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if len(digits) == 11 and digits.startswith("1"):
+        digits = digits[1:]
+    groups = [digits[:3], digits[3:6], digits[6:]] if len(digits) == 10 else [digits]
+    return "Our number is " + ", ".join(" ".join(g) for g in groups if g) + "."
 
 
 def confirm(day_text: str, t: time, name: str) -> str:

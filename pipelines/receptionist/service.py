@@ -12,7 +12,7 @@ swapping it for a real LLM changes nothing else in the pipeline.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -62,6 +62,8 @@ class ReceptionistLLMService(LLMService):
         business_name: str,
         timezone: str,
         initial_greeting: str | None = None,
+        business_hours: Mapping[str, Sequence[str]] | None = None,
+        phone_number: str | None = None,
         now: Callable[[], datetime] | None = None,
         **kwargs,
     ):
@@ -71,6 +73,8 @@ class ReceptionistLLMService(LLMService):
             business_name: Spoken in the default greeting and in goodbyes.
             timezone: The client's IANA time zone; "tomorrow" is read in it.
             initial_greeting: First thing said on a call; a default when empty.
+            business_hours: Opening hours ("mon": ["09:00", "17:00"]), for hours questions.
+            phone_number: The business's number, for callers who ask for it.
             now: Returns the current time (tests freeze it); defaults to the clock.
             **kwargs: Passed to ``LLMService`` (e.g. ``function_call_timeout_secs``).
         """
@@ -80,7 +84,8 @@ class ReceptionistLLMService(LLMService):
             filter_incomplete_user_turns=False, user_turn_completion_config=None)
         super().__init__(settings=settings, **kwargs)
         self._engine = ReceptionistEngine(ClientFacts(
-            business_name=business_name, timezone=timezone, initial_greeting=initial_greeting))
+            business_name=business_name, timezone=timezone, initial_greeting=initial_greeting,
+            business_hours=business_hours, phone_number=phone_number))
         zone = ZoneInfo(timezone)
         self._now = now or (lambda: datetime.now(zone))
 
@@ -140,10 +145,14 @@ def create_receptionist_llm(
     business_name: str,
     timezone: str,
     initial_greeting: str | None = None,
+    business_hours: Mapping[str, Sequence[str]] | None = None,
+    phone_number: str | None = None,
     now: Callable[[], datetime] | None = None,
     **kwargs,
 ) -> ReceptionistLLMService:
     """The offline default LLM (``llm_model = "builtin/receptionist"``) for one call."""
     warm_up()  # dateparser's data loads once per process, not on a caller's first turn
     return ReceptionistLLMService(business_name=business_name, timezone=timezone,
-                                  initial_greeting=initial_greeting, now=now, **kwargs)
+                                  initial_greeting=initial_greeting,
+                                  business_hours=business_hours, phone_number=phone_number,
+                                  now=now, **kwargs)

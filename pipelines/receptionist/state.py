@@ -11,10 +11,11 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, time, timedelta
 from typing import Any
 
 from pipelines.receptionist import replies
+from pipelines.receptionist.names import corrected, plausible
 from pipelines.receptionist.nlu import Understanding, understand
 from pipelines.receptionist.when import explicit_times, in_part_of_day
 
@@ -22,6 +23,7 @@ GET_SLOTS = "get_available_slots"
 BOOK = "book_appointment"
 END_CALL = "end_call"
 TRANSFER = "transfer_call"
+TAKE_MESSAGE = "take_message"
 
 _IN_PROGRESS = {"IN_PROGRESS"}
 _PLAUSIBLE = (time(7, 0), time(21, 0))  # an earlier "morning" does not make "at 3" 3 AM
@@ -68,6 +70,16 @@ class Booking:
 
 
 @dataclass
+class MessageDraft:
+    """A message being taken for the business: who, what, and where to call back."""
+
+    body: str | None = None
+    phone: str | None = None  # a number the caller gave; None: the caller ID
+    callback_settled: bool = False  # the caller said which number to call back on
+    asked_number: bool = False  # they said no to their caller ID: asked for another
+
+
+@dataclass
 class DialogueState:
     request: Request | None = None
     name: str | None = None
@@ -92,6 +104,16 @@ class DialogueState:
     cancelled: bool = False
     wants_change: bool = False
     changed_after_booking: bool = False
+    # Names: one that cannot be a name is asked to be spelled, once per name.
+    needs_spelling: bool = False
+    spell_asked: bool = False
+    # Messages for the business, and the caller's turns in order (what they wanted).
+    message: MessageDraft | None = None
+    messages_taken: int = 0
+    gave_up: bool = False
+    caller_lines: list[str] = field(default_factory=list)
+    # Caller turns in a row that moved nothing (unheard, or understood but no answer).
+    misses: int = 0
 
 
 def message_text(message: Any) -> str:
@@ -172,11 +194,31 @@ def replay(messages: Sequence[Any], today: date) -> DialogueState:
             name, args = calls.get(message.get("tool_call_id", ""), ("", {}))
             _apply_tool(st, ToolOutcome(name, args, _tool_result(content)))
         elif role == "user":
-            u = understand(message_text(message), today=today, expect=st.expect,
-                           offered=len(st.offers))
-            _apply_user(st, u)
+            text = message_text(message)
+            u = understand(text, today=today, expect=st.expect, offered=len(st.offers))
+            before = _snapshot(st)
+            _apply_user(st, u, today)
+            st.caller_lines.append(text)
+            usable = _snapshot(st) != before or bool(
+                u.question or u.goodbye or u.done or u.thanks or u.cancel or u.out_of_scope
+                or u.transfer or (u.greeting and not st.greeted)
+                or (st.expect in _YES_NO_ONLY and (u.yes or u.no)))
+            st.misses = 0 if usable else st.misses + 1
             st.last, st.last_user = "user", u
     return st
+
+
+# Questions a bare yes or no answers in full.
+_YES_NO_ONLY = (replies.ASK_ANYTHING_ELSE, replies.ASK_TAKE_MESSAGE, replies.ASK_WANT_BOOKING)
+
+
+def _snapshot(st: DialogueState) -> tuple[Any, ...]:
+    r = st.request
+    m = st.message
+    return (None if r is None else (r.day, r.time, r.part, r.check_only, r.confirmed),
+            st.name, st.needs_spelling, st.cancelled, st.wants_change,
+            st.changed_after_booking,
+            None if m is None else (m.body, m.phone, m.callback_settled, m.asked_number))
 
 
 def _heard(st: DialogueState, text: str) -> None:
@@ -184,6 +226,8 @@ def _heard(st: DialogueState, text: str) -> None:
     st.last = "assistant"
     st.last_reply = " ".join(text.split())
     st.expect = replies.prompt_kind(text)
+    if st.expect == replies.ASK_SPELL:
+        st.spell_asked = True
     if st.pending_offers:
         st.offers, st.pending_offers = st.pending_offers, ()
     elif st.expect == replies.ASK_TIME:
@@ -227,6 +271,11 @@ def _apply_tool(st: DialogueState, outcome: ToolOutcome) -> None:
             if r is not None and r.day == day:
                 r.day = None
         st.pending_offers = _offers(result.get("alternatives"), day)
+    elif outcome.name == TAKE_MESSAGE:
+        if result.get("taken") is True:
+            st.messages_taken += 1
+            st.gave_up = outcome.arguments.get("reason") == "not_understood"
+            st.message = None
     elif outcome.name == END_CALL:
         st.ended = True
     elif outcome.name == TRANSFER:
@@ -252,21 +301,28 @@ def _picked_offer(st: DialogueState, u: Understanding) -> Offer | None:
     return None
 
 
-def _apply_user(st: DialogueState, u: Understanding) -> None:
+def _apply_user(st: DialogueState, u: Understanding, today: date) -> None:
     st.cancelled = st.wants_change = st.changed_after_booking = False
+    if st.message is not None and _apply_message(st, u):
+        return
+    if st.expect == replies.ASK_TAKE_MESSAGE and u.yes and not u.no and not u.has_details:
+        st.message = MessageDraft()
+    if u.message and st.message is None:
+        st.message = MessageDraft()
     if u.cancel:
         st.cancelled, st.request = True, None
         return
-    name_changed = bool(u.name) and u.name != st.name
-    if u.name:
-        st.name = u.name
+    name_changed = _apply_name(st, u)
     picked = _picked_offer(st, u)
-    if st.request is None and (u.book or u.availability or u.has_details or picked):
+    wants = st.expect == replies.ASK_WANT_BOOKING and u.yes and not u.no
+    if st.request is None and (u.book or u.availability or u.has_details or picked or wants):
         if u.out_of_scope and not (u.has_details or picked):
             return  # "how much is a cleaning?" asks a price, not for a booking
         if st.bookings and u.correction and not (u.book or u.availability):
             st.changed_after_booking = True  # "actually, make it 4" after the read-back
             return
+        if u.question and not (u.book or u.time or picked):
+            return  # "are you open on Saturday?" asks the hours, not for a booking
         st.request = Request(check_only=u.availability and not u.book)
     r = st.request
     if r is None:
@@ -277,20 +333,79 @@ def _apply_user(st: DialogueState, u: Understanding) -> None:
     if picked is not None:
         r.day, r.time, r.alternative = picked.day or r.day, picked.time, None
     else:
-        _update_when(r, u)
+        _update_when(r, u, today)
     if name_changed or (r.day, r.time, r.part) != before:
         r.confirmed = False
     elif st.expect == replies.ASK_CONFIRM:
-        if u.no:
+        if u.no and (u.has_details or u.name or u.spelled):
+            r.confirmed = False  # "no, 11 am" for what the read-back already says: ask again
+        elif u.no:
             st.wants_change = True
             r.confirmed = False
         elif u.yes:
             r.confirmed = True
 
 
-def _update_when(r: Request, u: Understanding) -> None:
+def _apply_name(st: DialogueState, u: Understanding) -> bool:
+    """Take a name, a corrected name or a spelling from the turn; whether the name changed."""
+    if u.name_unclear and not st.spell_asked:
+        st.needs_spelling = True  # "my name is on the little piz": ask them to spell it
+        return False
+    if not (u.name or u.spelled):
+        return False
+    name = corrected(st.name if st.name else None, u.name, list(u.spelled))
+    if not name or name == st.name:
+        st.needs_spelling = False if name else st.needs_spelling
+        return False
+    if not u.spelled and not plausible(name) and not st.spell_asked:
+        # "Game", "Work": recognition put a word in place of a name it did not know.
+        st.needs_spelling = True
+        return False
+    st.name, st.needs_spelling = name, False
+    return True
+
+
+_PHONE_DIGITS = re.compile(r"(?:\+?\d[\d\s().-]{8,}\d)")
+
+
+def _apply_message(st: DialogueState, u: Understanding) -> bool:
+    """A turn answering one of the message questions; False when it answered none."""
+    m = st.message
+    assert m is not None
+    if st.expect == replies.ASK_NAME and (u.name or u.spelled):
+        _apply_name(st, u)
+        return True
+    if st.expect == replies.ASK_SPELL:
+        _apply_name(st, u)
+        return True
+    if st.expect == replies.ASK_MESSAGE and not u.empty:
+        m.body = " ".join(u.text.split())
+        return True
+    if st.expect == replies.ASK_CALLBACK:
+        number = _PHONE_DIGITS.search(u.text)
+        if number:
+            m.phone, m.callback_settled = number[0], True
+        elif u.no:
+            m.asked_number = True
+        elif u.yes:
+            m.callback_settled = True
+        else:
+            return False
+        return True
+    if st.expect == replies.ASK_NUMBER:
+        number = _PHONE_DIGITS.search(u.text)
+        if number:
+            m.phone, m.callback_settled = number[0], True
+            return True
+    return False
+
+
+def _update_when(r: Request, u: Understanding, today: date) -> None:
     if u.day:
         r.day = u.day
+    elif u.day_shift:
+        # "the day after (instead, same time)": from the day being discussed
+        r.day = (r.day or today) + timedelta(days=u.day_shift)
     if u.part_of_day:
         r.part = u.part_of_day
         if u.time is None and r.time and not in_part_of_day(r.time, r.part):

@@ -80,10 +80,44 @@ def normalize(text: str) -> str:
         return f"{m['pre']} {n}{_suffix(n)}" if m["pre"] else f"{n}{_suffix(n)} of"
 
     s = _ORDINAL_DAY_RE.sub(ordinal, s)
+    for pattern, replacement in _MISHEARD:
+        s = pattern.sub(replacement, s)
     s = _CARDINAL_RE.sub(lambda m: str(_CARDINALS[re.sub(r"[\s-]+", " ", m[0])]), s)
     s = _ONE_AFTER_RE.sub(r"\1 1", s)
     s = _ONE_BEFORE_RE.sub("1", s)
+    s = _HALF_HOUR_RE.sub(r"half past \1", s)
+    s = _RUN_TOGETHER_RE.sub(_clock_digits, s)
     return re.sub(r"\s+", " ", s).strip()
+
+
+# What recognition writes for spoken times on a phone line: "half past, free" (three),
+# "date a clock" (eight o'clock), "at for" (four); and digits run together ("1130am").
+_MISHEARD: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"\b(past|at|to|till|after)[\s,]+(?:free|tree)\b"), r"\1 three"),
+    (re.compile(r"\b(?:free|tree)(?=[\s,]+(?:pm|am|oclock|thirty|fifteen|forty)\b)"), "three"),
+    (re.compile(r"\b(past|at|to|till|after)[\s,]+for\b(?!\s+(?:a|an|the|me|my|us|you)\b)"),
+     r"\1 four"),
+    (re.compile(r"\b(?:date|ate|eat|aid)\s+(?:a\s+)?o?clock\b"), "eight oclock"),
+    (re.compile(r"\b(\w+)\s+a\s+clock\b"), r"\1 oclock"),
+    (re.compile(r"\bhalf past,\s*"), "half past "),
+    (re.compile(r"\b(\d{1,2})\s?m\b"), r"\1 am"),  # "at 10m" for "at 10 am"
+    # Weekdays as a phone line blurs them.
+    (re.compile(r"\b(?:thirsty|thurs day|thursdays?)\b"), "thursday"),
+    (re.compile(r"\b(?:choose day|twos day|tues day)\b"), "tuesday"),
+    (re.compile(r"\b(?:fry day|fri day)\b"), "friday"),
+    (re.compile(r"\b(?:wednes day|wensday|wens day)\b"), "wednesday"),
+    (re.compile(r"\b(?:mon day|monday's)\b"), "monday"),
+    (re.compile(r"\b(?:to morrow|tomorrow's|tomorow)\b"), "tomorrow"),
+)
+# "half eleven" is half past eleven (not a word Whisper writes for anything else).
+_HALF_HOUR_RE = re.compile(r"\bhalf (\d{1,2})\b(?!\s*(?:hours?|days?|an?\b))")
+# "1130", "530", "1130am": a clock time written without its colon.
+_RUN_TOGETHER_RE = re.compile(r"\b(\d{1,2})([0-5]\d)(?=\s*(?:am|pm)\b|\b)(?!\s*(?:st|nd|rd|th)\b)")
+
+
+def _clock_digits(m: re.Match[str]) -> str:
+    hour = int(m[1])
+    return f"{hour}:{m[2]}" if 1 <= hour <= 12 else m[0]  # not a year such as 2026
 
 
 # --- days -----------------------------------------------------------------------------------
@@ -108,6 +142,8 @@ _MONTH_DAY_RE = re.compile(
     rf"|\b(?:the\s+)?(?P<d2>\d{{1,2}})(?:(?:st|nd|rd|th)\s+(?:of\s+)?|\s+of\s+)(?P<m2>{_MONTH})\b")
 _NUMERIC_RE = re.compile(r"\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b")
 _IN_DAYS_RE = re.compile(r"\bin\s+(?:\d+|a|an|a couple of)\s+(?:days?|weeks?)\b")
+_DAYS_FROM_NOW_RE = re.compile(r"\b(?P<n>\d+|a|an|a couple of)\s+(?P<u>days?|weeks?)\s+from\s+"
+                               r"(?:now|today)\b")
 _WEEK_FROM_RE = re.compile(r"\b(?:a|1) week from (?P<w>today|now|tomorrow)\b")
 _ORDINAL_RE = re.compile(
     r"\b(?:the\s+)?(?P<d>\d{1,2})(?:st|nd|rd|th)\b(?!\s+(?:one|option|slot|time|thing)\b)")
@@ -171,6 +207,8 @@ def _find_days(s: str, today: date, now: datetime | None) -> list[_Found]:
         add(m, today + timedelta(days=8 if m["w"] == "tomorrow" else 7))
     for m in _IN_DAYS_RE.finditer(s):
         add(m, _dateparser(m[0], today, now))
+    for m in _DAYS_FROM_NOW_RE.finditer(s):
+        add(m, _dateparser(f"in {m['n']} {m['u']}", today, now))
     for m in _NEXT_WEEK_WD_RE.finditer(s):
         add(m, _weekday(today, m))
     for m in _WEEKDAY_RE.finditer(s):
@@ -201,6 +239,7 @@ def find_day(text: str, today: date, now: datetime | None = None) -> tuple[date 
     blanked = _MONTH_DAY_RE.sub(lambda m: " " * len(m[0]), blanked)
     blanked = _NUMERIC_RE.sub(lambda m: " " * len(m[0]), blanked)
     blanked = _IN_DAYS_RE.sub(lambda m: " " * len(m[0]), blanked)
+    blanked = _DAYS_FROM_NOW_RE.sub(lambda m: " " * len(m[0]), blanked)
     blanked = _ORDINAL_RE.sub(lambda m: " " * len(m[0]), blanked)
     chosen = _pick(found, text)
     return (chosen.value if chosen else None), blanked  # type: ignore[return-value]
