@@ -121,6 +121,16 @@ class FakeCall:
         if not self.closed:
             raise AssertionError("the agent did not speak and finish in time")
 
+    async def until_quiet(self) -> None:
+        """Keep the line open (silence) until the agent's audio has played out and no more
+        has come for a moment: a reply sent in several pieces is heard to its end."""
+        while not self.closed:
+            now = time.monotonic()
+            if (self._playing_until <= now
+                    and now - self._last_media_at >= QUIET_AFTER_AGENT_SECONDS):
+                return
+            await self.silence(0.1)
+
     async def press(self, digit: str) -> None:
         await self.send_raw(wire.dtmf(stream_sid=self.stream_sid, digit=digit,
                                       sequence=self._next_seq()))

@@ -59,6 +59,7 @@ async def hear_out(pool, call: FakeCall, turns: int) -> None:
         else:
             await call.silence(0.1)
     waiting.result()
+    await call.until_quiet()
 
 
 async def appointments(pool, client_id: int) -> list[dict]:
