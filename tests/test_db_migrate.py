@@ -3,7 +3,7 @@ import os
 
 import asyncpg
 
-from db import clients, users
+from db import clients, organizations, users
 from db.migrate import MIGRATIONS, migrate
 
 
@@ -37,3 +37,15 @@ async def test_client_round_trip(pool):
     assert owner.email == "owner@example.com"
     assert (await clients.get_by_phone(pool, "+15555550123")).id == client.id
     assert client.business_hours["mon"] == ["09:00", "17:00"]
+
+
+async def test_a_new_user_owns_an_organisation_that_holds_their_clients(pool):
+    owner = await users.insert(pool, email="founder@example.com", full_name="Ada Founder")
+    client = await clients.insert(pool, owner_id=owner.id, name="Dental",
+                                  phone_number="+15555550124")
+    member = await organizations.membership(pool, owner.id)
+    assert member is not None and member.role == "owner"
+    org = await organizations.get(pool, member.organization_id)
+    assert (org.name, org.plan, org.trial_granted_at) == ("Ada Founder", "free", None)
+    assert await pool.fetchval("SELECT organization_id FROM clients WHERE id = $1",
+                               client.id) == org.id
