@@ -32,6 +32,10 @@ SILENCE_AFTER_S = 5.0
 # ratio of a decode that loops.
 NO_SPEECH_PROB = 0.6
 LOOPING_COMPRESSION_RATIO = 2.4
+# A segment whose loudest sample stays under -60 dBFS carries no speech to read: Whisper
+# writes a word over digital silence ("I'm", "You") that its no-speech test does not
+# always catch, and which word differs by CPU. Such a turn is not decoded at all.
+SILENT_PEAK = 10 ** (-60 / 20)
 # Fast speech is ~4 tokens a second; twice that plus a margin ends a runaway decode early.
 TOKENS_PER_SECOND = 8
 TOKENS_MARGIN = 16
@@ -55,8 +59,8 @@ def domain_prompt(business: str | None) -> str | None:
 
 def config_fingerprint() -> str:
     """Changes whenever what a decode produces may change (benchmarks cache transcripts)."""
-    return (f"v4|{MIN_WINDOW_S}|{SILENCE_AFTER_S}|{NO_SPEECH_PROB}|{BEAM_SIZE}|{USE_PROMPT}|"
-            f"{DOMAIN_PROMPT}")
+    return (f"v5|{SILENT_PEAK}|{MIN_WINDOW_S}|{SILENCE_AFTER_S}|{NO_SPEECH_PROB}|{BEAM_SIZE}|"
+            f"{USE_PROMPT}|{DOMAIN_PROMPT}")
 
 
 def transcribe_sync(whisper: WhisperModel, pcm16: bytes, sample_rate: int, *,
@@ -72,6 +76,8 @@ def transcribe_sync(whisper: WhisperModel, pcm16: bytes, sample_rate: int, *,
     if sample_rate != WHISPER_SAMPLE_RATE:
         # Whisper assumes 16 kHz; 8 kHz phone audio fed as-is comes out as looping nonsense.
         audio = soxr.resample(audio, sample_rate, WHISPER_SAMPLE_RATE)
+    if not audio.size or float(np.max(np.abs(audio))) < SILENT_PEAK:
+        return ""
     seconds = len(audio) / WHISPER_SAMPLE_RATE
     window_s = max(min_window_s, seconds + silence_after_s)
     if window_s < FULL_WINDOW_S:
