@@ -75,7 +75,8 @@ class MessageOut(BaseModel):
     callback_phone: str | None = Field(examples=["+14155550123"])
     message: str = Field(examples=["Please call me back about my test results."])
     reason: str = Field(examples=["requested"],
-                        json_schema_extra={"enum": ["requested", "not_understood"]})
+                        json_schema_extra={"enum": ["requested", "not_understood",
+                                                     "calendar_unreachable"]})
     created_at: datetime
 
     @classmethod

@@ -15,10 +15,11 @@ from cryptography.fernet import Fernet
 from pipecat.services.openai.llm import OpenAILLMService
 
 from api.auth import issue_access_token
-from db import appointments, calendar_credentials, tool_executions
+from db import appointments, calendar_credentials, clients, tool_executions
 from db.clients import Client
 from db.sealing import Sealer
-from pipelines.providers import CallServices, ProviderPlan, system_instruction
+from pipelines.providers import BUILTIN_LLM, CallServices, ProviderPlan, system_instruction
+from pipelines.receptionist.service import create_receptionist_llm
 from tests.caller import FakeCall
 from tests.factories import make_client
 from tests.fake_calendars import fake_google_calendar
@@ -54,6 +55,12 @@ class LLMProviders:
                             tts_voice="tone")
 
     def build(self, plan: ProviderPlan, client: Client, *, call_sid: str) -> CallServices:
+        if plan.llm == BUILTIN_LLM:
+            return CallServices(stt=ScriptedSTT(list(self.lines)), tts=ToneTTS(),
+                                llm=create_receptionist_llm(
+                                    business_name=client.name, timezone=client.timezone,
+                                    business_hours=client.business_hours,
+                                    phone_number=client.phone_number))
         llm = OpenAILLMService(api_key="sk-test", base_url=self.base_url,
                                settings=OpenAILLMService.Settings(
                                    model=plan.llm.split("/", 1)[1],
@@ -62,17 +69,21 @@ class LLMProviders:
 
 
 async def phone_call(server, pool, providers: LLMProviders, client: Client,
-                     lines: list[str]):
-    """One call from CALLER saying ``lines`` (the last one a goodbye); its conversation."""
+                     lines: list[str], *, spoken: str | None = None):
+    """One call from CALLER saying ``lines`` (the last one a goodbye); its conversation.
+
+    ``spoken`` is played for every line instead of the line itself: a short phrase is one
+    speech segment for sure, and the scripted ears hand out one line per segment.
+    """
     providers.lines = lines
     call = FakeCall(server.url, to=client.phone_number, caller=CALLER)
     assert (await call.dial()).status_code == 200
     await call.connect()
     await call.wait_for_agent()
     for line in lines[:-1]:
-        await call.play(said(line))
+        await call.play(said(spoken or line))
         await call.wait_for_agent(limit_seconds=30)
-    await call.play(said(lines[-1]))
+    await call.play(said(spoken or lines[-1]))
     await call.wait_closed(limit_seconds=30)
     return await ended(pool, call.call_sid)
 
@@ -173,3 +184,27 @@ async def test_an_unreachable_calendar_books_nothing_and_the_caller_is_told(worl
     # What the model was handed (and read back) says it cannot reach the calendar.
     told = [t["content"] for t in conv.transcript if t["role"] == "assistant"]
     assert any("calendar_unreachable" in t and "take a message" in t for t in told)
+
+
+async def test_the_receptionist_takes_a_message_when_the_calendar_cannot_be_reached(
+        world, pool):
+    server, providers, _, google, client = world
+    client = await clients.update_for_owner(
+        pool, client.owner_id, client.id, llm_model="builtin/receptionist",
+        enabled_tools=[*TOOLS, "take_message"])
+    google.fail_next = 10
+    conv = await phone_call(server, pool, providers, client, [
+        f"This is Ada Lovelace. Can I come in on {DAY:%A %B} {DAY.day} at 10 am?",
+        "No thanks. Goodbye."], spoken="Hello there")
+    assert await pool.fetchval("SELECT count(*) FROM appointments") == 0
+    audit = [(a["tool_name"], a["output"] and a["output"].get("reason"))
+             for a in await tool_executions.for_conversation(pool, conv.id)]
+    assert audit[:2] == [("get_available_slots", "calendar_unreachable"),
+                         ("take_message", None)], audit
+    [message] = await pool.fetch("SELECT name, callback_phone, body, reason FROM messages")
+    assert (message["name"], message["callback_phone"], message["reason"]) == (
+        "Ada Lovelace", CALLER, "calendar_unreachable")
+    assert "at 10 AM" in message["body"]
+    told = [t["content"] for t in conv.transcript if t["role"] == "assistant"]
+    assert any("can't reach our calendar" in t for t in told), told
+    assert not any("booked for" in t.lower() for t in told), told

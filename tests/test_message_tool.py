@@ -45,7 +45,8 @@ async def test_another_callback_number_is_normalised_and_a_bad_one_is_refused(po
     empty = await run_tool(ctx, "take_message", {"message": "   "})
     assert "message is required" in empty["error"]
     wrong = await run_tool(ctx, "take_message", {"message": "Hi", "reason": "bored"})
-    assert wrong == {"error": "reason must be one of: requested, not_understood"}
+    assert wrong == {
+        "error": "reason must be one of: requested, not_understood, calendar_unreachable"}
     assert len(await messages.for_conversation(pool, ctx.client.id, ctx.conversation_id)) == 1
     rows = await tool_executions.for_conversation(pool, ctx.conversation_id)
     assert [r["status"] for r in rows] == ["success", "error", "error", "error"]

@@ -525,3 +525,53 @@ def test_a_name_or_a_bare_yes_to_two_offered_times_moves_the_call_on():
     conv.caller("The second one")
     assert conv.last_said == ("Let me confirm: Friday, November 27 at 2:30 PM, for Ana Lopez. "
                               "Shall I book it?")
+
+
+def unreachable_calendar(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    """The calendar of record is down: what tools/calendar.py answers then."""
+    if name == "get_available_slots":
+        return {"date": args["date"], "slots": [], "reason": "calendar_unreachable",
+                "message": "The calendar cannot be reached right now."}
+    if name == "book_appointment":
+        return {"booked": False, "reason": "calendar_unreachable", **args}
+    return open_calendar()(name, args)
+
+
+def test_an_unreachable_calendar_is_never_called_full_and_a_message_keeps_the_time():
+    conv = Conversation(unreachable_calendar)
+    conv.caller("My name is Ana Lopez. Can I come in tomorrow at 3 pm?")
+    said = " ".join(conv.said[1:])
+    assert "fully booked" not in said and "closed" not in said
+    assert [c.name for c in conv.tool_calls] == ["get_available_slots", "take_message"]
+    message = conv.tool_calls[-1].arguments
+    assert message["reason"] == "calendar_unreachable" and message["name"] == "Ana Lopez"
+    assert "Thursday, November 26 at 3 PM" in message["message"]  # the day, not "tomorrow"
+    assert "can't reach our calendar" in conv.last_said and "booked" not in conv.last_said.replace(
+        "couldn't book", "")
+    assert "call you back on this number" in conv.last_said
+
+
+def test_a_calendar_that_fails_at_the_booking_takes_a_message_instead_of_booked():
+    def fails_at_booking(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        return (unreachable_calendar if name == "book_appointment" else open_calendar())(
+            name, args)
+
+    conv = Conversation(fails_at_booking)
+    conv.caller("I'd like tomorrow at 10 am please.")
+    conv.caller("Ana Lopez.")
+    conv.caller("Yes.")
+    assert [c.name for c in conv.tool_calls][-2:] == ["book_appointment", "take_message"]
+    assert not any(s.startswith("You're booked") for s in conv.said)
+    assert "10 AM" in conv.tool_calls[-1].arguments["message"]
+    # Asked again on the same call, it does not try the calendar or take a second message.
+    before = len(conv.tool_calls)
+    conv.caller("Then can I do Friday at 11 am?")
+    assert len(conv.tool_calls) == before and "still can't be reached" in conv.last_said
+
+
+def test_without_messages_an_unreachable_calendar_is_said_plainly():
+    conv = Conversation(unreachable_calendar)
+    conv.tools = ("get_available_slots", "book_appointment", "end_call")
+    conv.caller("Can I come in tomorrow at 3 pm?")
+    assert [c.name for c in conv.tool_calls] == ["get_available_slots"]
+    assert conv.last_said.startswith(replies.CALENDAR_DOWN)

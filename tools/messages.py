@@ -11,7 +11,9 @@ from tools.context import ToolContext
 
 MAX_BODY = 2000
 MAX_NAME = 100
-REASONS = ("requested", "not_understood")
+# requested: the caller asked; not_understood: the agent could not follow the call;
+# calendar_unreachable: the calendar of record was down, so nothing could be booked
+REASONS = ("requested", "not_understood", "calendar_unreachable")
 
 
 async def take_message(ctx: ToolContext, message: str, name: str | None = None,

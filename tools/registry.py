@@ -118,7 +118,9 @@ TOOLS: dict[str, Tool] = {t.name: t for t in (
                                      "number the caller is calling from."},
             "reason": {"type": "string", "enum": list(messages.REASONS),
                        "description": "requested (the default): the caller asked to leave "
-                                      "it; not_understood: you could not understand them."},
+                                      "it; not_understood: you could not understand them; "
+                                      "calendar_unreachable: a calendar tool answered "
+                                      "calendar_unreachable, so note the time they wanted."},
         },
         required=["message"],
         handler=messages.take_message,

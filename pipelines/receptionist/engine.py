@@ -29,6 +29,7 @@ from pipelines.receptionist.state import (
     TAKE_MESSAGE,
     TRANSFER,
     DialogueState,
+    calendar_unreachable,
     message_text,
     nearest,
     parse_day,
@@ -131,7 +132,9 @@ class ReceptionistEngine:
         if st.transferring and st.last != "tool":
             return None  # the hold line has been said; the call does the rest
         if st.last == "tool":
-            return self._not_again(st, self._after_tool(st, today), today)
+            offered = BOOKING_TOOLS if tools is None else tools
+            action = self._after_tool(st, today, can_message=TAKE_MESSAGE in offered)
+            return self._not_again(st, action, today)
         if st.last == "user":
             missed = self._missed_reply(messages, st, now, today, tools)
             if missed:
@@ -203,6 +206,8 @@ class ReceptionistEngine:
             return self._message_step(st)
         if st.cancelled:
             return _say(f"{replies.CANCELLED} {replies.ANYTHING_ELSE}")
+        if st.calendar_down and st.request is not None:
+            return self._calendar_down(st, today, can_message=can_message)
         if st.changed_after_booking:
             last = st.bookings[-1]
             return _say(replies.already_booked(say_day(last.day, today), last.time))
@@ -327,6 +332,25 @@ class ReceptionistEngine:
             arguments["name"] = st.name
         return _call(TAKE_MESSAGE, arguments)
 
+    def _calendar_down(self, st: DialogueState, today: date, *, can_message: bool) -> Action:
+        """The calendar of record cannot be reached: never "booked"; a message with the time
+        the caller wanted instead, so the office can book it (once per call)."""
+        if not can_message:
+            return _say(f"{replies.CALENDAR_DOWN} {replies.ANYTHING_ELSE}")
+        if st.calendar_message:
+            return _say(f"{replies.CALENDAR_STILL_DOWN} {replies.ANYTHING_ELSE}")
+        r = st.request
+        wanted = "an appointment"
+        if r is not None and r.day is not None:
+            at = f" at {replies.say_time(r.time)}" if r.time else ""
+            wanted = f"an appointment on {say_day(r.day, today)}{at}"
+        body = (f"The caller wanted {wanted}. The calendar could not be reached during the "
+                "call, so nothing was booked: please book it and call them back.")
+        arguments: dict[str, Any] = {"message": body, "reason": "calendar_unreachable"}
+        if st.name:
+            arguments["name"] = st.name
+        return _call(TAKE_MESSAGE, arguments)
+
     def _message_step(self, st: DialogueState) -> Action:
         """The next question of a message, or the take_message call once all is known."""
         m = st.message
@@ -406,12 +430,21 @@ class ReceptionistEngine:
 
     # --- tool results ---------------------------------------------------------------------
 
-    def _after_tool(self, st: DialogueState, today: date) -> Action | None:
+    def _after_tool(self, st: DialogueState, today: date, *, can_message: bool
+                    ) -> Action | None:
         outcome = st.last_tool
         assert outcome is not None
         result = outcome.result
         day = parse_day(outcome.arguments.get("date"))
+        if calendar_unreachable(outcome):
+            if st.request is None:
+                return None  # the caller cancelled while we looked
+            return self._calendar_down(st, today, can_message=can_message)
         if outcome.name == TAKE_MESSAGE:
+            if (result.get("taken") is True
+                    and outcome.arguments.get("reason") == "calendar_unreachable"):
+                return _say(replies.calendar_message_taken(
+                    st.name, bool(result.get("callback_phone"))))
             if result.get("taken") is True:
                 if st.gave_up:
                     return Action(say=replies.gave_up(self.facts.business_name),

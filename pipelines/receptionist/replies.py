@@ -212,6 +212,19 @@ def message_taken(name: str | None) -> str:
     return f"{thanks} I'll pass your message on. {ANYTHING_ELSE}"
 
 
+def calendar_message_taken(name: str | None, has_callback: bool) -> str:
+    """The calendar was down: nothing is booked, and the caller knows who will follow up."""
+    thanks = f"Thanks, {first_name(name)}. " if name else ""
+    back = (" and someone will call you back on this number to book it"
+            if has_callback else " for the office to book it")
+    return (f"{thanks}I'm sorry, I can't reach our calendar right now, so I couldn't book that. "
+            f"I've taken a message with the time you wanted,{back}. {ANYTHING_ELSE}")
+
+
+CALENDAR_STILL_DOWN = ("I'm sorry, our calendar still can't be reached, so I can't book or "
+                       "check times on this call. I've passed on what you wanted.")
+
+
 def gave_up(business_name: str) -> str:
     return ("I'm sorry, I'm having trouble understanding. I've taken a message, and someone "
             f"will call you back on this number. Thanks for calling {business_name}. Goodbye!")

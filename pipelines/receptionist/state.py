@@ -114,6 +114,10 @@ class DialogueState:
     caller_lines: list[str] = field(default_factory=list)
     # Caller turns in a row that moved nothing (unheard, or understood but no answer).
     misses: int = 0
+    # The calendar of record could not be reached on this call: nothing more is looked up
+    # or booked, and what the caller wanted goes into a message instead.
+    calendar_down: bool = False
+    calendar_message: bool = False  # that message has been taken
 
 
 def message_text(message: Any) -> str:
@@ -238,10 +242,24 @@ def _heard(st: DialogueState, text: str) -> None:
         st.offers = ()
 
 
+def calendar_unreachable(outcome: ToolOutcome) -> bool:
+    """A calendar tool that could not reach the calendar of record (it changed nothing)."""
+    return (outcome.name in (GET_SLOTS, BOOK)
+            and outcome.result.get("reason") == CALENDAR_UNREACHABLE)
+
+
+CALENDAR_UNREACHABLE = "calendar_unreachable"
+
+
 def _apply_tool(st: DialogueState, outcome: ToolOutcome) -> None:
     st.last, st.last_tool, st.pending_offers = "tool", outcome, ()
     result, r = outcome.result, st.request
     day = parse_day(outcome.arguments.get("date"))
+    if calendar_unreachable(outcome):
+        st.calendar_down = True  # its empty "slots" say nothing about the day
+        if r is not None:
+            r.confirmed = False
+        return
     if outcome.name == GET_SLOTS:
         if day and "error" not in result and isinstance(result.get("slots"), list):
             slots = tuple(t for t in (parse_hhmm(s) for s in result["slots"]) if t)
@@ -275,6 +293,8 @@ def _apply_tool(st: DialogueState, outcome: ToolOutcome) -> None:
         if result.get("taken") is True:
             st.messages_taken += 1
             st.gave_up = outcome.arguments.get("reason") == "not_understood"
+            if outcome.arguments.get("reason") == CALENDAR_UNREACHABLE:
+                st.calendar_message, st.request = True, None
             st.message = None
     elif outcome.name == END_CALL:
         st.ended = True
