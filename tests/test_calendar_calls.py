@@ -208,3 +208,41 @@ async def test_the_receptionist_takes_a_message_when_the_calendar_cannot_be_reac
     told = [t["content"] for t in conv.transcript if t["role"] == "assistant"]
     assert any("can't reach our calendar" in t for t in told), told
     assert not any("booked for" in t.lower() for t in told), told
+
+
+async def test_the_receptionist_books_moves_and_cancels_over_three_calls(world, pool):
+    server, providers, _, google, client = world
+    await clients.update_for_owner(pool, client.owner_id, client.id,
+                                   llm_model="builtin/receptionist",
+                                   enabled_tools=[*TOOLS, "take_message"])
+    on_day = f"{DAY:%A %B} {DAY.day}"
+    first = await phone_call(server, pool, providers, client, [
+        f"This is Ada Lovelace. Can I come in on {on_day} at 10 am?", "Yes.",
+        "No thanks. Goodbye."], spoken="Hello there")
+    [booking] = await appointments.for_conversation(pool, first.id)
+    assert (booking.status, booking.name, booking.starts_at) == (
+        "booked", "Ada Lovelace", utc(at(10)))
+    assert "Ada Lovelace" in google.events[booking.external_event_id]["summary"]
+
+    second = await phone_call(server, pool, providers, client, [
+        "I need to move my appointment.", f"{on_day} at 11:30 am.", "Yes.",
+        "No thanks. Goodbye."], spoken="Hello there")
+    moved = await appointments.get(pool, client.id, booking.id)
+    assert moved.starts_at == utc(at(11, 30))
+    assert utc(google.events[booking.external_event_id]["start"]["dateTime"]) == utc(at(11, 30))
+    told = [t["content"] for t in second.transcript if t["role"] == "assistant"]
+    assert any("Shall I move it?" in t for t in told), told
+
+    third = await phone_call(server, pool, providers, client, [
+        "Please cancel my appointment.", "Yes.", "No thanks. Goodbye."], spoken="Hello there")
+    assert (await appointments.get(pool, client.id, booking.id)).status == "cancelled"
+    assert google.events == {}
+    told = [t["content"] for t in third.transcript if t["role"] == "assistant"]
+    assert any("at 11:30 AM. Shall I cancel it?" in t for t in told), told
+
+    for conv, tools in ((second, ["find_appointments", "get_available_slots",
+                                  "reschedule_appointment", "end_call"]),
+                        (third, ["find_appointments", "cancel_appointment", "end_call"])):
+        audit = await tool_executions.for_conversation(pool, conv.id)
+        assert [(a["tool_name"], a["status"]) for a in audit] == [
+            (t, "success") for t in tools]

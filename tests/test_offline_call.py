@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from db import appointments as appointment_rows
 from db import tool_executions
 from pipelines.providers import DefaultProviderFactory
 from tests.caller import FakeCall
@@ -145,3 +146,41 @@ async def test_a_please_that_cuts_off_the_read_back_gets_it_said_again(offline_s
 async def confirm(pool, call: FakeCall) -> None:
     await call.play(said("Yes."))
     await hear_out(pool, call, 7)
+
+
+MANAGING = ["get_available_slots", "book_appointment", "find_appointments",
+            "reschedule_appointment", "cancel_appointment", "take_message", "end_call"]
+
+
+async def test_a_caller_moves_then_cancels_their_booking_by_phone(offline_server, pool):
+    client = await make_client(pool, timezone=TZ, business_hours=EVERY_DAY,
+                               enabled_tools=MANAGING)
+    day = datetime.fromisoformat(tomorrow()).date()
+    starts = datetime.combine(day, datetime.min.time().replace(hour=10), ZoneInfo(TZ))
+    held = await appointment_rows.insert(
+        pool, client_id=client.id, starts_at=starts, ends_at=starts + timedelta(minutes=30),
+        name="John Smith", phone="+15005550006")
+
+    call = FakeCall(offline_server.url, to=client.phone_number, caller="+15005550006")
+    await converse(pool, call, ["I need to move my appointment.", "Tomorrow at 3 pm.", "Yes."])
+    await call.play(said("That's all, thank you. Goodbye."))
+    await call.wait_closed(limit_seconds=30)
+    moved = await ended(pool, call.call_sid)
+    [row] = await appointments(pool, client.id)
+    assert row["starts_at"].astimezone(ZoneInfo(TZ)).strftime("%H:%M") == "15:00", \
+        moved.transcript
+    assert row["status"] == "booked"
+
+    call = FakeCall(offline_server.url, to=client.phone_number, caller="+15005550006")
+    await converse(pool, call, ["Please cancel my appointment.", "Yes."])
+    await call.play(said("That's all, thank you. Goodbye."))
+    await call.wait_closed(limit_seconds=30)
+    cancelled = await ended(pool, call.call_sid)
+    [row] = await appointments(pool, client.id)
+    assert row["status"] == "cancelled", cancelled.transcript
+    said_back = [t["content"] for t in cancelled.transcript if t["role"] == "assistant"]
+    assert any("at 3 PM. Shall I cancel it?" in t for t in said_back), said_back
+    for conv, tool in ((moved, "reschedule_appointment"), (cancelled, "cancel_appointment")):
+        audit = [(a["tool_name"], a["status"], a["input"].get("appointment_id"))
+                 for a in await tool_executions.for_conversation(pool, conv.id)]
+        assert (tool, "success", held.id) in audit, audit

@@ -575,3 +575,127 @@ def test_without_messages_an_unreachable_calendar_is_said_plainly():
     conv.caller("Can I come in tomorrow at 3 pm?")
     assert [c.name for c in conv.tool_calls] == ["get_available_slots"]
     assert conv.last_said.startswith(replies.CALENDAR_DOWN)
+
+
+# --- the caller's own bookings ----------------------------------------------------------
+
+MANAGE = ("get_available_slots", "book_appointment", "end_call", "take_message",
+          "find_appointments", "cancel_appointment", "reschedule_appointment")
+
+
+def holding(*held: tuple[int, str, str]) -> Calendar:
+    """The caller holds these bookings (id, date, time); cancels and moves succeed."""
+
+    def calendar(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        if name == "find_appointments":
+            return {"appointments": [{"appointment_id": i, "date": d, "time": t,
+                                      "weekday": f"{date.fromisoformat(d):%A}", "name": "Ana"}
+                                     for i, d, t in held]}
+        if name == "cancel_appointment":
+            [(_, d, t)] = [h for h in held if h[0] == args["appointment_id"]]
+            return {"cancelled": True, "appointment_id": args["appointment_id"],
+                    "date": d, "time": t}
+        if name == "reschedule_appointment":
+            return {"rescheduled": True, "appointment_id": args["appointment_id"],
+                    "date": args["date"], "time": args["time"],
+                    "weekday": f"{date.fromisoformat(args['date']):%A}"}
+        return open_calendar()(name, args)
+
+    return calendar
+
+
+def managing(calendar: Calendar) -> Conversation:
+    conv = Conversation(calendar)
+    conv.tools = MANAGE
+    return conv
+
+
+def test_a_caller_cancels_their_only_booking_after_confirming():
+    conv = managing(holding((11, "2026-11-27", "10:00")))
+    conv.caller("Hi, I need to cancel my appointment.")
+    assert [c.name for c in conv.tool_calls] == ["find_appointments"]
+    assert conv.last_said == "You have an appointment on Friday, November 27 at 10 AM. " \
+                             "Shall I cancel it?"
+    conv.caller("Yes please.")
+    assert conv.tool_calls[-1] == ToolCall("cancel_appointment", {"appointment_id": 11})
+    assert conv.last_said.startswith("Done. Your appointment on Friday, November 27 at 10 AM "
+                                     "is cancelled.")
+
+
+def test_a_caller_who_says_no_to_the_cancel_keeps_the_booking():
+    conv = managing(holding((11, "2026-11-27", "10:00")))
+    conv.caller("Can I cancel my booking?")
+    conv.caller("No, leave it.")
+    assert [c.name for c in conv.tool_calls] == ["find_appointments"]
+    assert conv.last_said.startswith(replies.LEFT_AS_IS)
+
+
+def test_with_several_bookings_the_caller_is_asked_which():
+    conv = managing(holding((11, "2026-11-27", "10:00"), (12, "2026-12-01", "15:00")))
+    conv.caller("I can't make my appointment, I need to cancel it.")
+    assert "Friday, November 27 at 10 AM and Tuesday, December 1 at 3 PM" in conv.last_said
+    assert "Which appointment would you like to cancel?" in conv.last_said
+    conv.caller("The Tuesday one.")
+    assert "December 1 at 3 PM. Shall I cancel it?" in conv.last_said
+    conv.caller("Yes.")
+    assert conv.tool_calls[-1] == ToolCall("cancel_appointment", {"appointment_id": 12})
+
+
+def test_a_caller_moves_their_booking_to_a_free_time():
+    conv = managing(holding((11, "2026-11-27", "10:00")))
+    conv.caller("I'd like to reschedule my appointment.")
+    assert conv.last_said.endswith("What day would you like to move it to?")
+    conv.caller("Monday at 2 pm.")
+    assert conv.tool_calls[-1] == ToolCall("get_available_slots", {"date": "2026-11-30"})
+    assert conv.last_said == ("To confirm, I'll move your appointment from Friday, November 27 "
+                              "at 10 AM to Monday, November 30 at 2 PM. Shall I move it?")
+    conv.caller("Yes, that's right.")
+    assert conv.tool_calls[-1] == ToolCall("reschedule_appointment", {
+        "appointment_id": 11, "date": "2026-11-30", "time": "14:00"})
+    assert conv.last_said.startswith("Done. Your appointment is now on Monday, November 30 "
+                                     "at 2 PM.")
+
+
+def test_a_move_to_a_taken_time_offers_the_alternatives():
+    def taken(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        if name == "reschedule_appointment" and args["time"] == "14:00":
+            return {"rescheduled": False, "reason": "slot_taken", **args,
+                    "alternatives": [{"date": args["date"], "time": "14:30"}]}
+        return holding((11, "2026-11-27", "10:00"))(name, args)
+
+    conv = managing(taken)
+    conv.caller("Can I move my appointment to Monday at 2 pm?")
+    assert conv.last_said.endswith("Monday, November 30 at 2 PM. Shall I move it?")
+    conv.caller("Yes.")
+    assert "2 PM was just taken. I can do 2:30 PM" in conv.last_said
+    conv.caller("Yes, that works.")
+    conv.caller("Yes.")
+    assert conv.tool_calls[-1] == ToolCall("reschedule_appointment", {
+        "appointment_id": 11, "date": "2026-11-30", "time": "14:30"})
+
+
+def test_a_caller_without_bookings_is_offered_a_new_one():
+    conv = managing(holding())
+    conv.caller("I want to cancel my appointment.")
+    assert conv.last_said.startswith("I can't find an upcoming appointment")
+    conv.caller("Yes, tomorrow at 3 pm.")
+    assert conv.tool_calls[-1] == ToolCall("get_available_slots", {"date": "2026-11-26"})
+
+
+def test_a_withheld_number_is_told_its_bookings_cannot_be_looked_up():
+    def withheld(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        if name == "find_appointments":
+            return {"error": "the caller's number is withheld or unknown"}
+        return open_calendar()(name, args)
+
+    conv = managing(withheld)
+    conv.caller("Please cancel my appointment.")
+    assert conv.last_said.startswith(replies.NO_NUMBER_FOR_BOOKINGS)
+    assert [c.name for c in conv.tool_calls] == ["find_appointments"]
+
+
+def test_without_the_tools_a_change_is_still_refused_honestly():
+    conv = Conversation(holding((11, "2026-11-27", "10:00")))
+    conv.tools = ("get_available_slots", "book_appointment", "end_call", "take_message")
+    conv.caller("I need to cancel my appointment.")
+    assert conv.tool_calls == [] and "can't change or cancel" in conv.last_said

@@ -24,10 +24,15 @@ from pipelines.receptionist.nlu import Understanding
 from pipelines.receptionist.replies import say_day
 from pipelines.receptionist.state import (
     BOOK,
+    CANCEL,
     END_CALL,
+    FIND,
     GET_SLOTS,
+    MANAGE_TOOLS,
+    RESCHEDULE,
     TAKE_MESSAGE,
     TRANSFER,
+    Change,
     DialogueState,
     calendar_unreachable,
     message_text,
@@ -40,7 +45,7 @@ from pipelines.receptionist.state import (
 from pipelines.receptionist.when import in_part_of_day
 
 BOOKING_TOOLS = (GET_SLOTS, BOOK, END_CALL, TAKE_MESSAGE)
-TOOL_NAMES = (*BOOKING_TOOLS, TRANSFER)  # every tool the engine may call
+TOOL_NAMES = (*BOOKING_TOOLS, TRANSFER, *MANAGE_TOOLS)  # every tool the engine may call
 GIVE_UP_AFTER = 3  # caller turns in a row it could not use: take a message and end
 CHOICES_AFTER = 2  # ...: say what it has and offer concrete choices
 
@@ -96,7 +101,8 @@ def _spoken(message: Any) -> bool:
 def _moved(before: DialogueState, after: DialogueState) -> bool:
     """The caller's last turn changed the request (or cancelled, or asked to change it)."""
     return (after.request != before.request or after.name != before.name or after.cancelled
-            or after.wants_change or after.changed_after_booking)
+            or after.wants_change or after.changed_after_booking or after.change != before.change
+            or after.change_dropped)
 
 
 def _wants_to_hang_up(st: DialogueState) -> bool:
@@ -105,6 +111,8 @@ def _wants_to_hang_up(st: DialogueState) -> bool:
     confirming = st.expect == replies.ASK_CONFIRM and st.request is not None
     if confirming and st.request is not None and st.request.confirmed:
         return False  # "yes, thanks, bye" to the read-back: book first, goodbyes after
+    if st.change is not None and st.change.confirmed:
+        return False  # the same for "yes, cancel it, bye"
     if u.goodbye or (u.done and not confirming):
         return True
     return (st.expect == replies.ASK_ANYTHING_ELSE and u.no and not u.has_details
@@ -126,20 +134,20 @@ class ReceptionistEngine:
         only. ``transfer_call`` is called only when it is offered.
         """
         today = now.astimezone(self._tz).date()
-        st = replay(messages, today)
+        offered = BOOKING_TOOLS if tools is None else tools
+        can_manage = all(t in offered for t in MANAGE_TOOLS)
+        st = replay(messages, today, can_manage=can_manage)
         if st.ended or st.last == "waiting":
             return None
         if st.transferring and st.last != "tool":
             return None  # the hold line has been said; the call does the rest
         if st.last == "tool":
-            offered = BOOKING_TOOLS if tools is None else tools
             action = self._after_tool(st, today, can_message=TAKE_MESSAGE in offered)
             return self._not_again(st, action, today)
         if st.last == "user":
-            missed = self._missed_reply(messages, st, now, today, tools)
+            missed = self._missed_reply(messages, st, now, today, tools, can_manage)
             if missed:
                 return _say(missed)
-            offered = BOOKING_TOOLS if tools is None else tools
             action = self._after_user(st, now.astimezone(self._tz), today,
                                       can_transfer=TRANSFER in offered,
                                       can_message=TAKE_MESSAGE in offered)
@@ -151,7 +159,8 @@ class ReceptionistEngine:
     # --- caller turns ---------------------------------------------------------------------
 
     def _missed_reply(self, messages: Sequence[Any], st: DialogueState, now: datetime,
-                      today: date, tools: Collection[str] | None) -> str | None:
+                      today: date, tools: Collection[str] | None, can_manage: bool
+                      ) -> str | None:
         """What the caller has not heard of our last reply, when their turn asks nothing new.
 
         A "yes, please" the VAD splits in two has its "please" cut off the read-back of
@@ -172,7 +181,7 @@ class ReceptionistEngine:
         reply = self.next_action(messages[:start], now, tools)
         if reply is None or reply.tool_call is not None or not reply.say:
             return None
-        if _moved(replay(messages[:end], today), st):
+        if _moved(replay(messages[:end], today, can_manage=can_manage), st):
             return None  # e.g. the "yes" answered the read-back it heard: book
         said = " ".join(reply.say.split())
         heard = " ".join(" ".join(message_text(m) for m in messages[start:end]).split())
@@ -202,6 +211,10 @@ class ReceptionistEngine:
                           tool_call=ToolCall(END_CALL, {}))
         if st.misses >= GIVE_UP_AFTER:
             return self._give_up(st, today, can_message=can_message)
+        if st.change_dropped:
+            return _say(f"{replies.LEFT_AS_IS} {replies.ANYTHING_ELSE}")
+        if st.change is not None:
+            return self._change_step(st, st.change, today)
         if st.message is not None and can_message:
             return self._message_step(st)
         if st.cancelled:
@@ -351,6 +364,86 @@ class ReceptionistEngine:
             arguments["name"] = st.name
         return _call(TAKE_MESSAGE, arguments)
 
+    def _change_step(self, st: DialogueState, c: Change, today: date) -> Action:
+        """The next step with the caller's own booking: look up, ask which, confirm, act."""
+        if c.found is None:
+            return _call(FIND, {})
+        if c.lookup_failed:
+            return _say(f"{replies.NO_NUMBER_FOR_BOOKINGS} {replies.ANYTHING_ELSE}")
+        if not c.found:
+            return _say(replies.no_bookings(can_book=True))
+        spoken = [replies.at_day(say_day(h.day, today), h.time) for h in c.found]
+        if c.action == "check":
+            return _say(replies.your_booking(" and ".join(spoken)))
+        if c.target is None:
+            verb = "cancel" if c.action == "cancel" else "move"
+            return _say(replies.which_booking(spoken[:3], verb))
+        old = replies.at_day(say_day(c.target.day, today), c.target.time)
+        if c.action == "cancel":
+            if not c.confirmed:
+                return _say(replies.confirm_cancel(old))
+            return _call(CANCEL, {"appointment_id": c.target.id})
+        r = c.new
+        if r.day is None:
+            return _say(replies.ask_new_day(old))
+        if r.day < today:
+            return _say(f"Sorry, that day has already passed. {replies.OTHER_DAY}")
+        day_text = say_day(r.day, today)
+        known = st.slots.get(r.day)
+        if known is None:
+            return _call(GET_SLOTS, {"date": r.day.isoformat()})
+        if not known.slots:
+            sorry = replies.closed(day_text) if known.closed else replies.fully_booked(day_text)
+            return _say(f"{sorry} {replies.OTHER_DAY}")
+        if r.time is None:
+            in_part = [t for t in known.slots if in_part_of_day(t, r.part)]
+            return _say(replies.offer(day_text, spread(in_part or known.slots), part=r.part,
+                                      part_empty=bool(r.part) and not in_part))
+        chosen = next((t for t in (r.time, r.alternative) if t and t in known.slots), None)
+        if chosen is None:
+            return _say(replies.unavailable(r.time, day_text, nearest(known.slots, r.time)))
+        if not c.confirmed:
+            return _say(replies.confirm_move(old, replies.at_day(day_text, chosen)))
+        return _call(RESCHEDULE, {"appointment_id": c.target.id, "date": r.day.isoformat(),
+                                  "time": chosen.strftime("%H:%M")})
+
+    def _after_change_tool(self, st: DialogueState, today: date) -> Action | None:
+        """What the caller hears after a find, cancel or reschedule result."""
+        outcome = st.last_tool
+        assert outcome is not None
+        result = outcome.result
+        if calendar_unreachable(outcome):
+            return _say(f"{replies.CHANGE_CALENDAR_DOWN} {replies.ANYTHING_ELSE}")
+        if outcome.name == CANCEL:
+            if result.get("cancelled") is True:
+                day, at = parse_day(result.get("date")), parse_hhmm(result.get("time"))
+                when = replies.at_day(say_day(day, today), at) if day and at else "that day"
+                return _say(replies.cancelled_booking(when))
+            return _say(f"{replies.cannot_cancel(str(result.get('reason')))} "
+                        f"{replies.ANYTHING_ELSE}")
+        if outcome.name == RESCHEDULE and st.change is None:
+            if result.get("rescheduled") is True:
+                day, at = parse_day(result.get("date")), parse_hhmm(result.get("time"))
+                when = replies.at_day(say_day(day, today), at) if day and at else "the new time"
+                return _say(replies.moved_booking(when))
+            if result.get("reason") == "not_found":
+                return _say(f"{replies.CANT_FIND_IT} {replies.ANYTHING_ELSE}")
+            return _say(f"Sorry, I couldn't move it to that time. {replies.ANYTHING_ELSE}")
+        if st.change is None:
+            return None
+        if outcome.name == RESCHEDULE:  # the new slot was just taken: other times
+            day = parse_day(outcome.arguments.get("date"))
+            text = replies.refused("slot_taken", parse_hhmm(outcome.arguments.get("time")),
+                                   say_day(day, today) if day else "that day")
+            offers = st.pending_offers
+            if offers:
+                return _say(f"{text} {replies.alternatives_same_day([o.time for o in offers])}")
+            return _say(f"{text} {replies.OTHER_TIME}")
+        step = self._change_step(st, st.change, today)
+        if step.tool_call is not None and step.tool_call.name == outcome.name:
+            return _say(f"{replies.CALENDAR_DOWN} {replies.ANYTHING_ELSE}")  # never loop
+        return step
+
     def _message_step(self, st: DialogueState) -> Action:
         """The next question of a message, or the take_message call once all is known."""
         m = st.message
@@ -436,6 +529,8 @@ class ReceptionistEngine:
         assert outcome is not None
         result = outcome.result
         day = parse_day(outcome.arguments.get("date"))
+        if outcome.name in MANAGE_TOOLS or (st.change is not None and outcome.name == GET_SLOTS):
+            return self._after_change_tool(st, today)
         if calendar_unreachable(outcome):
             if st.request is None:
                 return None  # the caller cancelled while we looked

@@ -86,11 +86,16 @@ _NUMBER = _rx(r"(?:your|the|office|business) (?:phone )?number", r"number (?:to|
               r"how (?:can|do) i (?:call|reach) you")
 _PERSON = (r"(?:a |an |the |your )?(?:real |live )?(?:receptionist|front desk|office manager"
            r"|manager|person|human|agent|operator|representative)")
+_CANCEL_BOOKING = _rx(r"cancel", r"can(?:'t|not|t) make")
+_MOVE_BOOKING = _rx(r"reschedule", r"move", r"change", r"another (?:day|time)",
+                    r"push (?:it )?back")
 # Checked in order; the first match names what we cannot do.
 _OUT_OF_SCOPE: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("existing", _rx(r"(?:cancel|reschedule|move|change|confirm|check on) "
                      r"(?:my|our|an|the|his|her) (?:existing )?(?:appointment|booking|reservation)",
-                     r"reschedule", r"existing appointment", r"my appointment (?:is|was)")),
+                     r"reschedule", r"existing appointment", r"my appointment (?:is|was)",
+                     r"can(?:'t|not|t) make (?:my|the|our|it to my|it to the) "
+                     r"(?:appointment|booking)")),
     # "Are you a real person?" asks what we are; it is not a request to be transferred.
     ("bot", _rx(r"are you (?:a |an )?(?:real|human|robot|bot|machine|computer|recording|ai"
                 r"|person|automated)",
@@ -273,6 +278,9 @@ class Understanding:
     spelled: tuple[str, ...] = ()  # words the caller spelled out
     message: bool = False  # wants to leave a message
     name_unclear: bool = False  # "my name is ..." with no name we could read after it
+    # What the caller wants done with a booking they already have: "cancel", "reschedule"
+    # or "check" (set with out_of_scope "existing", for a line that cannot do it).
+    manage: str | None = None
 
     @property
     def transfer(self) -> bool:
@@ -355,6 +363,10 @@ def understand(text: str, *, today: date, expect: str | None = None,
             w.lower() for w in spelled}:
         name = None  # the spelling itself, not a name given beside it
     existing = out_of_scope == "existing"
+    manage = None
+    if existing:
+        manage = ("cancel" if _CANCEL_BOOKING.search(s) else
+                  "reschedule" if _MOVE_BOOKING.search(s) else "check")
     name_unclear = name is None and not spelled and bool(_NAME_IS.search(raw))
     return Understanding(
         text=text, day=day, time=clock, part_of_day=part, name=name, choice=choice,
@@ -367,12 +379,13 @@ def understand(text: str, *, today: date, expect: str | None = None,
         cancel=bool(_CANCEL.search(s)) and not existing,
         correction=bool(_CORRECTION.search(s)) or no, out_of_scope=out_of_scope, dtmf=keys,
         day_shift=day_shift, question=question, spelled=spelled, message=message,
-        name_unclear=name_unclear,
+        name_unclear=name_unclear, manage=manage,
     )
 
 
 _YES_NO_ASKED = (replies.ASK_CONFIRM, replies.ASK_ANYTHING_ELSE, replies.ASK_CALLBACK,
-                 replies.ASK_TAKE_MESSAGE, replies.ASK_WANT_BOOKING)
+                 replies.ASK_TAKE_MESSAGE, replies.ASK_WANT_BOOKING, replies.ASK_CONFIRM_CANCEL,
+                 replies.ASK_CONFIRM_MOVE)
 
 
 def _question(s: str, *, has_time: bool) -> str | None:

@@ -25,9 +25,15 @@ ASK_CALLBACK = "callback"            # call back on the caller's number?
 ASK_NUMBER = "number"                # which number, then
 ASK_TAKE_MESSAGE = "take_message"    # shall I take a message?
 ASK_WANT_BOOKING = "want_booking"    # would you like to book?
+ASK_WHICH_BOOKING = "which_booking"  # which of your appointments?
+ASK_CONFIRM_CANCEL = "confirm_cancel"
+ASK_CONFIRM_MOVE = "confirm_move"
 
 # Marker phrase → prompt kind, checked in this order.
 _MARKERS: tuple[tuple[str, str], ...] = (
+    ("shall i cancel it", ASK_CONFIRM_CANCEL),
+    ("shall i move it", ASK_CONFIRM_MOVE),
+    ("which appointment", ASK_WHICH_BOOKING),
     ("shall i book it", ASK_CONFIRM),
     ("say yes to book it", ASK_CONFIRM),
     ("was that a yes", ASK_CONFIRM),
@@ -301,3 +307,56 @@ def sentences(text: str) -> list[str]:
         elif piece:
             parts.append(piece)
     return [p + " " for p in parts[:-1]] + parts[-1:]
+
+
+# --- a caller's own bookings: cancel and move them ---------------------------------------
+
+LEFT_AS_IS = "Okay, I've left your appointment as it is."
+NO_NUMBER_FOR_BOOKINGS = ("Sorry, your number is withheld, so I can't look up your "
+                          "appointments on this call.")
+CANT_FIND_IT = "Sorry, I can't find that appointment any more."
+CHANGE_CALENDAR_DOWN = ("Sorry, I can't reach our calendar right now, so I haven't changed "
+                        "anything. Please call back a little later.")
+
+
+def no_bookings(can_book: bool) -> str:
+    text = "I can't find an upcoming appointment for the number you're calling from."
+    return f"{text} Would you like to book one?" if can_book else f"{text} {ANYTHING_ELSE}"
+
+
+def at_day(day_text: str, t: time) -> str:
+    return f"{day_text} at {say_time(t)}"
+
+
+def which_booking(spoken: list[str], verb: str) -> str:
+    listed = ", ".join(spoken[:-1]) + " and " + spoken[-1] if len(spoken) > 1 else spoken[0]
+    return f"I have appointments for you on {listed}. Which appointment would you like to {verb}?"
+
+
+def your_booking(when: str) -> str:
+    return f"You have an appointment on {when}. {ANYTHING_ELSE}"
+
+
+def confirm_cancel(when: str) -> str:
+    return f"You have an appointment on {when}. Shall I cancel it?"
+
+
+def ask_new_day(when: str) -> str:
+    return f"Your appointment is on {when}. What day would you like to move it to?"
+
+
+def confirm_move(old: str, new: str) -> str:
+    return f"To confirm, I'll move your appointment from {old} to {new}. Shall I move it?"
+
+
+def cancelled_booking(when: str) -> str:
+    return f"Done. Your appointment on {when} is cancelled. {ANYTHING_ELSE}"
+
+
+def moved_booking(when: str) -> str:
+    return f"Done. Your appointment is now on {when}. {ANYTHING_ELSE}"
+
+
+def cannot_cancel(reason: str) -> str:
+    return {"in_past": "Sorry, that appointment has already started, so I can't cancel it.",
+            "not_found": CANT_FIND_IT}.get(reason, "Sorry, I couldn't cancel that appointment.")

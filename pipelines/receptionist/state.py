@@ -24,6 +24,10 @@ BOOK = "book_appointment"
 END_CALL = "end_call"
 TRANSFER = "transfer_call"
 TAKE_MESSAGE = "take_message"
+FIND = "find_appointments"
+CANCEL = "cancel_appointment"
+RESCHEDULE = "reschedule_appointment"
+MANAGE_TOOLS = (FIND, CANCEL, RESCHEDULE)
 
 _IN_PROGRESS = {"IN_PROGRESS"}
 _PLAUSIBLE = (time(7, 0), time(21, 0))  # an earlier "morning" does not make "at 3" 3 AM
@@ -67,6 +71,28 @@ class Booking:
     day: date
     time: time
     name: str
+
+
+@dataclass(frozen=True)
+class Held:
+    """One of the caller's own upcoming appointments, as find_appointments listed it."""
+
+    id: int
+    day: date
+    time: time
+
+
+@dataclass
+class Change:
+    """A caller's own booking being cancelled, moved or checked."""
+
+    action: str  # "cancel", "reschedule", "check"
+    found: tuple[Held, ...] | None = None  # None: not looked up yet
+    target: Held | None = None
+    new: Request = field(default_factory=Request)  # where a reschedule moves it
+    confirmed: bool = False
+    closed: bool = False  # said what could be said (none found, number withheld, done)
+    lookup_failed: bool = False  # the caller ID is withheld: nothing to look up by
 
 
 @dataclass
@@ -118,6 +144,10 @@ class DialogueState:
     # or booked, and what the caller wanted goes into a message instead.
     calendar_down: bool = False
     calendar_message: bool = False  # that message has been taken
+    # The caller's own booking being changed (only on a line with the find, cancel and
+    # reschedule tools), and whether their last turn dropped it ("never mind").
+    change: Change | None = None
+    change_dropped: bool = False
 
 
 def message_text(message: Any) -> str:
@@ -168,8 +198,13 @@ def _offers(items: Any, default_day: date | None) -> tuple[Offer, ...]:
     return tuple(o for o in offers if o.day == offers[0].day) if offers else ()
 
 
-def replay(messages: Sequence[Any], today: date) -> DialogueState:
-    """Walk the context in order and return where the conversation stands."""
+def replay(messages: Sequence[Any], today: date, *, can_manage: bool = False
+           ) -> DialogueState:
+    """Walk the context in order and return where the conversation stands.
+
+    ``can_manage``: the line offers the tools to find, cancel and move the caller's own
+    bookings, so asking for that starts a change instead of being refused.
+    """
     st = DialogueState()
     calls: dict[str, tuple[str, dict[str, Any]]] = {}
     for message in messages:
@@ -199,9 +234,13 @@ def replay(messages: Sequence[Any], today: date) -> DialogueState:
             _apply_tool(st, ToolOutcome(name, args, _tool_result(content)))
         elif role == "user":
             text = message_text(message)
-            u = understand(text, today=today, expect=st.expect, offered=len(st.offers))
+            listed = (st.change.found if st.change and st.expect == replies.ASK_WHICH_BOOKING
+                      else None)
+            u = understand(text, today=today, expect=st.expect,
+                           offered=len(listed) if listed else len(st.offers))
             before = _snapshot(st)
-            _apply_user(st, u, today)
+            if not (can_manage and _apply_change(st, u, today)):
+                _apply_user(st, u, today)
             st.caller_lines.append(text)
             usable = _snapshot(st) != before or bool(
                 u.question or u.goodbye or u.done or u.thanks or u.cancel or u.out_of_scope
@@ -219,8 +258,10 @@ _YES_NO_ONLY = (replies.ASK_ANYTHING_ELSE, replies.ASK_TAKE_MESSAGE, replies.ASK
 def _snapshot(st: DialogueState) -> tuple[Any, ...]:
     r = st.request
     m = st.message
+    c = st.change
     return (None if r is None else (r.day, r.time, r.part, r.check_only, r.confirmed),
-            st.name, st.needs_spelling, st.cancelled, st.wants_change,
+            None if c is None else (c.action, c.target, c.new.day, c.new.time, c.confirmed),
+            st.change_dropped, st.name, st.needs_spelling, st.cancelled, st.wants_change,
             st.changed_after_booking,
             None if m is None else (m.body, m.phone, m.callback_settled, m.asked_number))
 
@@ -244,7 +285,7 @@ def _heard(st: DialogueState, text: str) -> None:
 
 def calendar_unreachable(outcome: ToolOutcome) -> bool:
     """A calendar tool that could not reach the calendar of record (it changed nothing)."""
-    return (outcome.name in (GET_SLOTS, BOOK)
+    return (outcome.name in (GET_SLOTS, BOOK, CANCEL, RESCHEDULE)
             and outcome.result.get("reason") == CALENDAR_UNREACHABLE)
 
 
@@ -255,6 +296,8 @@ def _apply_tool(st: DialogueState, outcome: ToolOutcome) -> None:
     st.last, st.last_tool, st.pending_offers = "tool", outcome, ()
     result, r = outcome.result, st.request
     day = parse_day(outcome.arguments.get("date"))
+    if st.change is not None and _apply_change_tool(st, st.change, outcome):
+        return
     if calendar_unreachable(outcome):
         st.calendar_down = True  # its empty "slots" say nothing about the day
         if r is not None:
@@ -303,6 +346,100 @@ def _apply_tool(st: DialogueState, outcome: ToolOutcome) -> None:
             st.transferring = True
         else:
             st.transfer_failed = True
+
+
+def _held(items: Any) -> tuple[Held, ...]:
+    found = []
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict) or not isinstance(item.get("appointment_id"), int):
+            continue
+        day, at = parse_day(item.get("date")), parse_hhmm(item.get("time"))
+        if day is not None and at is not None:
+            found.append(Held(item["appointment_id"], day, at))
+    return tuple(found)
+
+
+def _apply_change_tool(st: DialogueState, c: Change, outcome: ToolOutcome) -> bool:
+    """A tool result of the change in progress; False for one that is not about it."""
+    result = outcome.result
+    if outcome.name == FIND:
+        if "error" in result:
+            c.found, c.lookup_failed, c.closed = (), True, True
+        else:
+            c.found = _held(result.get("appointments"))
+            c.closed = not c.found or c.action == "check"  # "check" just says them
+            if len(c.found) == 1:
+                c.target = c.found[0]
+        return True
+    if outcome.name == CANCEL:
+        st.change = None  # done, or refused for good: the engine says which
+        return True
+    if outcome.name == RESCHEDULE:
+        if result.get("rescheduled") is True or result.get("reason") != "slot_taken":
+            st.change = None
+            return True
+        wanted = parse_hhmm(outcome.arguments.get("time"))
+        day = parse_day(outcome.arguments.get("date"))
+        c.confirmed, c.new.time = False, None
+        known = st.slots.get(day) if day else None
+        if known and wanted:
+            st.slots[day] = DaySlots(tuple(t for t in known.slots if t != wanted))
+        st.pending_offers = _offers(result.get("alternatives"), day)
+        return True
+    if outcome.name == GET_SLOTS and calendar_unreachable(outcome):
+        c.closed = st.calendar_down = True  # nothing is changed; the engine says so
+        return True
+    return False
+
+
+def _apply_change(st: DialogueState, u: Understanding, today: date) -> bool:
+    """A turn about the caller's own booking; False when it is about something else."""
+    st.change_dropped = False
+    c = st.change
+    if c is not None and c.closed:
+        st.change = c = None
+    if u.manage and not (c is not None and c.action == u.manage):
+        found = c.found if c is not None else None
+        st.change = c = Change(u.manage, found=found,
+                               closed=found is not None and u.manage == "check")
+        if found is not None and len(found) == 1:
+            c.target = found[0]
+    if c is None:
+        return False
+    st.cancelled = st.wants_change = st.changed_after_booking = False
+    if u.cancel or (u.no and not (u.has_details or u.manage)
+                    and st.expect in (replies.ASK_CONFIRM_CANCEL, replies.ASK_CONFIRM_MOVE,
+                                      replies.ASK_WHICH_BOOKING)):
+        st.change, st.change_dropped = None, True
+        return True
+    if c.target is None and c.found:
+        c.target = _which(c.found, u)  # not picked: the engine asks again
+        return True
+    if st.expect in (replies.ASK_CONFIRM_CANCEL, replies.ASK_CONFIRM_MOVE) and u.yes \
+            and not u.has_details:
+        c.confirmed = True
+        return True
+    if c.action == "reschedule":  # also before the look-up: "move it to Friday at 2"
+        r = c.new
+        before = (r.day, r.time, r.part)
+        picked = _picked_offer(st, u)
+        if picked is not None:
+            r.day, r.time, r.alternative = picked.day or r.day, picked.time, None
+        else:
+            _update_when(r, u, today)
+        if (r.day, r.time, r.part) != before:
+            c.confirmed = False
+    return True
+
+
+def _which(found: tuple[Held, ...], u: Understanding) -> Held | None:
+    """The booking a caller picked from the ones we listed: "the first", "Friday's", "at 3"."""
+    if u.choice is not None and u.choice < len(found):
+        return found[u.choice]
+    matches = [h for h in found
+               if (u.day is None or h.day == u.day)
+               and (u.time is None or h.time in u.time.readings())]
+    return matches[0] if len(matches) == 1 and (u.day or u.time) else None
 
 
 def _picked_offer(st: DialogueState, u: Understanding) -> Offer | None:
