@@ -58,7 +58,7 @@ class RegisterIn(Input):
     company_name: str | None = Field(None, min_length=1, max_length=200,
                                      description="Names the organisation (default: your name)",
                                      examples=["Bright Smile Dental"])
-    plan: Literal["free", "pro", "enterprise"] | None = Field(
+    plan: Literal["free", "pro", "enterprise"] | None = Field(  # organizations.PLANS
         None, description="The plan wanted; recorded, the organisation is on free until"
                           " billing exists", examples=["pro"])
 
