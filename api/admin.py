@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from api.auth import Principal, session_only
 from api.errors import ApiError, responses
 from api.validation import Id, Input
-from db import clients, usage
+from db import usage
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -22,8 +22,9 @@ async def admin(principal: Annotated[Principal, Depends(session_only)]) -> Princ
 
 
 class TopUpIn(Input):
-    seconds: int = Field(ge=1, le=10_000_000, examples=[3600])
+    seconds: int = Field(ge=1, le=usage.MAX_CREDIT_SECONDS, examples=[3600])
     reason: str = Field("topup", min_length=1, max_length=64, examples=["topup"])
+    note: str | None = Field(None, max_length=500, examples=["paid invoice 2026-117"])
 
 
 class BalanceOut(BaseModel):
@@ -36,11 +37,9 @@ class BalanceOut(BaseModel):
              responses=responses(401, 403, 404, 422, 429))
 async def top_up(client_id: Id, body: TopUpIn, request: Request,
                  _: Annotated[Principal, Depends(admin)]) -> BalanceOut:
-    pool = request.state.api.pool
-    if await clients.get(pool, client_id) is None:
-        raise ApiError(404, "client not found")
-    balance = await usage.credit(pool, client_id=client_id, seconds=body.seconds,
-                                 reason=body.reason)
-    if balance is None:  # deleted in between
+    # The same call as `frontdesk admin top-up`: None means no such client.
+    balance = await usage.credit(request.state.api.pool, client_id=client_id,
+                                 seconds=body.seconds, reason=body.reason, note=body.note)
+    if balance is None:
         raise ApiError(404, "client not found")
     return BalanceOut(client_id=client_id, balance_seconds=balance)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import random
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from urllib.parse import urlencode
 
 import asyncpg
@@ -19,7 +19,7 @@ from api.errors import ApiError, responses
 from api.sessions import TokenPair
 from api.state import ApiState
 from api.validation import Input
-from db import password_resets, refresh_tokens, users
+from db import organizations, password_resets, refresh_tokens, users
 from db.pool import Executor
 
 log = logging.getLogger("frontdesk.api")
@@ -29,6 +29,14 @@ RESET_TTL_SECONDS = 3600
 _BY_ADDRESS = [Depends(rate_limit.by_address)]
 
 
+class OrganizationOut(BaseModel):
+    id: int = Field(examples=[1])
+    name: str = Field(examples=["Bright Smile Dental"])
+    plan: str = Field(description="The plan in force: free until billing exists",
+                      examples=["free"])
+    role: str = Field(examples=["owner"], json_schema_extra={"enum": list(organizations.ROLES)})
+
+
 class UserOut(BaseModel):
     id: int = Field(examples=[1])
     email: str = Field(examples=["owner@example.com"])
@@ -36,6 +44,7 @@ class UserOut(BaseModel):
     is_admin: bool = Field(False, examples=[False])
     google_linked: bool = Field(False, examples=[False])
     created_at: datetime
+    organization: OrganizationOut
 
 
 class SessionOut(TokenPair):
@@ -46,6 +55,12 @@ class RegisterIn(Input):
     email: EmailStr = Field(examples=["owner@example.com"])
     password: str = Field(min_length=8, max_length=128, examples=["correct horse battery"])
     full_name: str = Field("", max_length=200, examples=["Dana Owner"])
+    company_name: str | None = Field(None, min_length=1, max_length=200,
+                                     description="Names the organisation (default: your name)",
+                                     examples=["Bright Smile Dental"])
+    plan: Literal["free", "pro", "enterprise"] | None = Field(  # organizations.PLANS
+        None, description="The plan wanted; recorded, the organisation is on free until"
+                          " billing exists", examples=["pro"])
 
 
 class LoginIn(Input):
@@ -78,11 +93,15 @@ class Accepted(BaseModel):
 async def user_out(db: Executor, user_id: int) -> UserOut:
     user = await users.get(db, user_id)
     creds = await users.credentials(db, user_id)
-    if user is None or creds is None:
+    found = await organizations.of_user(db, user_id)
+    if user is None or creds is None or found is None:
         raise ApiError(401, "invalid or expired credentials")
+    org, role = found
     return UserOut(id=user.id, email=user.email, full_name=user.full_name,
                    is_admin=creds.is_admin, google_linked=creds.google_sub is not None,
-                   created_at=user.created_at)
+                   created_at=user.created_at,
+                   organization=OrganizationOut(id=org.id, name=org.name, plan=org.plan,
+                                                role=role))
 
 
 async def new_session(state: ApiState, user_id: int) -> SessionOut:
@@ -97,8 +116,17 @@ async def register(body: RegisterIn, request: Request) -> SessionOut:
     state: ApiState = request.state.api
     password_hash = await passwords.hash_password(body.password)
     try:
-        user = await users.insert(state.pool, email=body.email, password_hash=password_hash,
-                                  full_name=body.full_name)
+        # The user, their organisation (made by the users trigger) and what the form said
+        # about it commit together; a replayed request is a 409 and changes nothing.
+        async with state.pool.acquire() as conn, conn.transaction():
+            user = await users.insert(conn, email=body.email, password_hash=password_hash,
+                                      full_name=body.full_name)
+            if body.company_name is not None or body.plan is not None:
+                member = await organizations.membership(conn, user.id)
+                if member is None:  # the users trigger of 0016_organizations.sql makes one
+                    raise RuntimeError(f"user {user.id} has no organisation")
+                await organizations.set_signup(conn, member.organization_id,
+                                               name=body.company_name, requested_plan=body.plan)
     except asyncpg.UniqueViolationError:
         raise ApiError(409, "an account with this e-mail already exists", "email_taken") from None
     return await new_session(state, user.id)

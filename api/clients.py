@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ from api.auth import Principal, require
 from api.errors import ApiError, responses
 from api.twilio_numbers import check_owned
 from api.validation import Id, Input, Phone
-from db import clients
+from db import clients, usage
 from db.clients import Client
 from frontdesk.settings import Settings
 from tools.registry import KNOWN_TOOLS
@@ -85,7 +86,8 @@ class ClientOut(BaseModel):
     tts_provider: str = Field(examples=["local"])
     tts_voice_id: str = Field(examples=["en_US-joe-medium"])
     enabled_tools: list[str] = Field(examples=[["get_available_slots", "book_appointment"]])
-    balance_seconds: int = Field(description="Talk time left; changed by top-ups only",
+    balance_seconds: int = Field(description="Talk time left; the organisation's first client"
+                                             " starts with the trial, top-ups add more",
                                  examples=[3600])
     is_active: bool = Field(examples=[True])
     timezone: str = Field(examples=["America/New_York"])
@@ -138,7 +140,8 @@ async def list_clients(request: Request, principal: Read,
 
 
 @router.post("", status_code=201, response_model=ClientOut,
-             summary="Create a client (scope write:clients)",
+             summary="Create a client (scope write:clients); an organisation's first client"
+                     " starts with the trial talk time",
              responses=responses(401, 403, 409, 422, 429))
 async def create_client(body: ClientCreate, request: Request, principal: Write) -> ClientOut:
     state = request.state.api
@@ -146,9 +149,15 @@ async def create_client(body: ClientCreate, request: Request, principal: Write) 
     values = default_providers(state.settings) | body.model_dump(exclude_none=True)
     values["settings"] = default_settings()
     try:
-        client = await clients.insert(state.pool, owner_id=principal.user_id, **values)
+        # One transaction: a client is never seen without the trial it was due.
+        async with state.pool.acquire() as conn, conn.transaction():
+            client = await clients.insert(conn, owner_id=principal.user_id, **values)
+            balance = await usage.grant_trial(conn, client_id=client.id,
+                                              seconds=state.settings.trial_seconds)
     except asyncpg.UniqueViolationError:
         raise _phone_taken() from None
+    if balance is not None:
+        client = replace(client, balance_seconds=balance)
     return ClientOut.of(client)
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from db.pool import Executor
 
 ROLES = ("owner", "admin", "member")
+PLANS = ("free", "pro", "enterprise")
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class Organization:
     plan: str
     trial_granted_at: datetime | None
     created_at: datetime
+    requested_plan: str | None = None  # asked for at sign-up; plan stays free until billing
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class Membership:
     role: str
 
 
-_COLUMNS = "id, name, plan, trial_granted_at, created_at"
+_COLUMNS = "id, name, plan, trial_granted_at, created_at, requested_plan"
 
 
 async def get(db: Executor, organization_id: int) -> Organization | None:
@@ -40,3 +42,27 @@ async def membership(db: Executor, user_id: int) -> Membership | None:
     row = await db.fetchrow("SELECT organization_id, user_id, role FROM memberships"
                             " WHERE user_id = $1", user_id)
     return Membership(**row) if row else None
+
+
+async def of_user(db: Executor, user_id: int) -> tuple[Organization, str] | None:
+    """The user's organisation and their role in it."""
+    cols = ", ".join(f"o.{c.strip()}" for c in _COLUMNS.split(","))
+    row = await db.fetchrow(f"SELECT {cols}, m.role FROM organizations o"
+                            " JOIN memberships m ON m.organization_id = o.id"
+                            " WHERE m.user_id = $1", user_id)
+    if row is None:
+        return None
+    values = dict(row)
+    role = values.pop("role")
+    return Organization(**values), role
+
+
+async def set_signup(db: Executor, organization_id: int, *, name: str | None,
+                     requested_plan: str | None) -> None:
+    """What the sign-up form said about the business: its name, the plan it wants."""
+    if requested_plan is not None and requested_plan not in PLANS:
+        raise ValueError(f"unknown plan {requested_plan!r}")
+    await db.execute(
+        "UPDATE organizations SET name = coalesce($2, name),"
+        " requested_plan = coalesce($3, requested_plan), updated_at = now() WHERE id = $1",
+        organization_id, name, requested_plan)

@@ -140,16 +140,69 @@ async def refund(db: Executor, *, client_id: int, conversation_id: int,
     return await db.fetchval(_REFUND, client_id, conversation_id, seconds)
 
 
-async def credit(db: Executor, *, client_id: int, seconds: int, reason: str = "topup") -> int:
-    """Add seconds (a top-up); returns the new balance."""
+MAX_CREDIT_SECONDS = 10_000_000  # one grant; bounds the admin API and the CLI alike
+
+_CREDIT = """
+WITH upd AS (
+    UPDATE clients SET balance_seconds = balance_seconds + $2 WHERE id = $1
+    RETURNING balance_seconds
+)
+INSERT INTO usage_ledger (client_id, seconds, balance_after, reason, note)
+SELECT $1, -$2, balance_seconds, $3, $4 FROM upd RETURNING balance_after
+"""
+
+
+async def credit(db: Executor, *, client_id: int, seconds: int, reason: str = "topup",
+                 note: str | None = None) -> int | None:
+    """Add seconds (a top-up); returns the new balance, None if there is no such client.
+    The admin API and ``frontdesk admin top-up`` both come through here."""
+    if not 0 < seconds <= MAX_CREDIT_SECONDS:
+        raise ValueError(f"seconds must be between 1 and {MAX_CREDIT_SECONDS}")
+    return await db.fetchval(_CREDIT, client_id, seconds, reason, note)
+
+
+# The trial: claim the organisation's one grant (trial_granted_at still NULL, no other
+# client of it yet) and credit this client, in one statement. Concurrent first clients of
+# one organisation queue on its row; the later one re-checks trial_granted_at and gets
+# nothing. Organisations that had clients before trials existed are not given one.
+_TRIAL = """
+WITH org AS (
+    UPDATE organizations o SET trial_granted_at = now(), updated_at = now()
+    FROM clients c
+    WHERE c.id = $1 AND o.id = c.organization_id AND o.trial_granted_at IS NULL
+      AND NOT EXISTS (SELECT 1 FROM clients other
+                      WHERE other.organization_id = o.id AND other.id <> $1)
+    RETURNING o.id
+), upd AS (
+    UPDATE clients SET balance_seconds = balance_seconds + $2
+    WHERE id = $1 AND EXISTS (SELECT 1 FROM org) RETURNING balance_seconds
+)
+INSERT INTO usage_ledger (client_id, seconds, balance_after, reason)
+SELECT $1, -$2, balance_seconds, 'trial' FROM upd RETURNING balance_after
+"""
+
+
+async def grant_trial(db: Executor, *, client_id: int, seconds: int) -> int | None:
+    """Credit the trial to the new client if its organisation has never had one; the new
+    balance, or None when nothing was granted. Call it in the transaction that inserted
+    the client, so a client never exists without the trial it was due."""
     if seconds <= 0:
-        raise ValueError("seconds must be > 0")
-    return await db.fetchval(
-        "WITH upd AS (UPDATE clients SET balance_seconds = balance_seconds + $2 WHERE id = $1"
-        " RETURNING balance_seconds)"
-        " INSERT INTO usage_ledger (client_id, seconds, balance_after, reason)"
-        " SELECT $1, -$2, balance_seconds, $3 FROM upd RETURNING balance_after",
-        client_id, seconds, reason)
+        return None
+    return await db.fetchval(_TRIAL, client_id, seconds)
+
+
+async def ledger(db: Executor, client_id: int, *, limit: int = 20) -> list[dict]:
+    """The client's latest ledger rows, oldest first."""
+    rows = await db.fetch(
+        "SELECT * FROM (SELECT id, conversation_id, seconds, balance_after, reason, note,"
+        " created_at FROM usage_ledger WHERE client_id = $1 ORDER BY id DESC LIMIT $2) t"
+        " ORDER BY id", client_id, limit)
+    return [dict(r) for r in rows]
+
+
+async def ledger_count(db: Executor, client_id: int) -> int:
+    return await db.fetchval("SELECT count(*) FROM usage_ledger WHERE client_id = $1",
+                             client_id)
 
 
 async def for_conversation(db: Executor, conversation_id: int) -> list[dict]:

@@ -103,3 +103,9 @@ async def update_profile(db: Executor, user_id: int, *, full_name: str) -> User 
         f"UPDATE users SET full_name = $2, updated_at = now() WHERE id = $1"
         f" RETURNING {_COLUMNS}", user_id, full_name)
     return User(**row) if row else None
+
+
+async def set_admin(db: Executor, user_id: int, is_admin: bool) -> None:
+    """Operators only (``frontdesk admin create-admin``): no API route sets this."""
+    await db.execute("UPDATE users SET is_admin = $2, updated_at = now() WHERE id = $1",
+                     user_id, is_admin)

@@ -1,4 +1,4 @@
-"""The ``frontdesk`` command: serve, worker, migrate, token, call."""
+"""The ``frontdesk`` command: serve, worker, migrate, token, call, admin."""
 
 from __future__ import annotations
 
@@ -139,6 +139,13 @@ def call(args: argparse.Namespace) -> None:
     raise SystemExit(asyncio.run(phone_call.run_cli(args, _settings())))
 
 
+def admin(args: argparse.Namespace) -> None:
+    """Operators' commands: create-admin, top-up, balance (see frontdesk/admin_commands.py)."""
+    from frontdesk import admin_commands
+
+    raise SystemExit(admin_commands.run(args, _settings()))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="frontdesk", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -172,5 +179,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--linger", type=float, default=5.0,
                    help="seconds to wait after the last answer for the agent to hang up")
     p.set_defaults(func=call)
+    p = sub.add_parser("admin", help="operators: create-admin, top-up, balance")
+    from frontdesk import admin_commands  # stdlib only at import; the work is imported lazily
+
+    admin_commands.add_arguments(p)
+    p.set_defaults(func=admin)
     args = parser.parse_args(argv)
     args.func(args)

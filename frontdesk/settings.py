@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     stale_after_seconds: float = Field(30.0, gt=0, le=600)
     ws_send_timeout_seconds: float = Field(2.0, gt=0, le=30)
     stream_idle_seconds: float = Field(10.0, gt=0, le=120)
+    # Talk time credited to an organisation's first client, once per organisation (0: none),
+    # so a new business can take a call before anyone has bought time.
+    trial_seconds: int = Field(600, ge=0, le=10_000_000)
 
     # Twilio
     twilio_account_sid: str | None = None

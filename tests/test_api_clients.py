@@ -26,7 +26,7 @@ async def test_create_defaults_to_local_providers_and_standard_settings(owner, p
     assert created["stt_model"] == "local/whisper-tiny.en"
     assert created["llm_model"] == "builtin/receptionist"
     assert created["tts_provider"] == "local" and created["tts_voice_id"] == "en_US-joe-medium"
-    assert created["balance_seconds"] == 0
+    assert created["balance_seconds"] == 600  # the trial: the organisation's first client
     row = await clients.get(pool, created["id"])
     assert row.owner_id == owner.id and row.timezone == "America/New_York"
     assert row.settings["max_call_duration"] == 1800 and row.settings["voice_speed"] == 1.0
@@ -88,7 +88,7 @@ async def test_bad_input_is_422_naming_the_field(owner, pool, body, field):
     update = await owner.patch(f"/api/clients/{existing['id']}", json=body)
     assert field in fields(update)
     assert await pool.fetchval("SELECT balance_seconds FROM clients WHERE id = $1",
-                               existing["id"]) == 0
+                               existing["id"]) == 600  # the trial, untouched
 
 
 async def test_required_fields_and_nulls(owner):
@@ -130,10 +130,12 @@ async def test_admin_top_up_is_the_way_balance_grows(server, owner, pool):
     assert_error(await owner.post(path, json={"seconds": 60}), 403, "admin_required")
     await pool.execute("UPDATE users SET is_admin = true WHERE id = $1", owner.id)
     topped = await owner.post(path, json={"seconds": 600})
-    assert topped.status_code == 200 and topped.json()["balance_seconds"] == 600
-    assert (await owner.get(f"/api/clients/{created['id']}")).json()["balance_seconds"] == 600
+    # The first client started with the 600 s trial.
+    assert topped.status_code == 200 and topped.json()["balance_seconds"] == 1200
+    assert (await owner.get(f"/api/clients/{created['id']}")).json()["balance_seconds"] == 1200
     assert await usage.for_conversation(pool, 0) == []
-    assert await pool.fetchval("SELECT reason FROM usage_ledger WHERE client_id = $1",
-                               created["id"]) == "topup"
+    assert [r["reason"] for r in await pool.fetch(
+        "SELECT reason FROM usage_ledger WHERE client_id = $1 ORDER BY id",
+        created["id"])] == ["trial", "topup"]
     assert fields(await owner.post(path, json={"seconds": 0})) == {"seconds"}
     assert_error(await owner.post("/api/admin/clients/999999/top-ups", json={"seconds": 1}), 404)
