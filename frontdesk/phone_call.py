@@ -71,6 +71,7 @@ class CallReport(LineReport):
     end_reason: str | None = None
     duration_seconds: float | None = None
     bookings: list[Booking] = field(default_factory=list)
+    changes: list[str] = field(default_factory=list)  # bookings this call moved or cancelled
     wav_path: Path | None = None
 
     @property
@@ -234,12 +235,24 @@ class _Transcript:
         try:
             client = await clients.get(self.pool, conv.client_id)
             booked = await appointments.for_conversation(self.pool, conv.id)
+            changed = await appointments.changes_in_conversation(self.pool, conv.id)
         except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
             report.transcript_unavailable = f"database error: {exc}"
             return
         zone = client.timezone if client else "UTC"
         report.bookings = [Booking(a.name, a.starts_at.astimezone(ZoneInfo(zone)), zone)
                            for a in booked if a.status == "booked"]
+        report.changes = [_change(c, ZoneInfo(zone)) for c in changed
+                          if c.action in ("rescheduled", "cancelled")]
+
+
+def _change(c: appointments.Change, zone: ZoneInfo) -> str:
+    """An existing booking this call moved or cancelled, e.g. for a caller's second call."""
+    def when(at: datetime | None) -> str:
+        return f"{at.astimezone(zone):%a %Y-%m-%d %H:%M}" if at else "?"
+    if c.action == "rescheduled":
+        return f"moved #{c.appointment_id} from {when(c.old_starts_at)} to {when(c.new_starts_at)}"
+    return f"cancelled #{c.appointment_id} ({when(c.old_starts_at or c.new_starts_at)})"
 
 
 def _words(text: str) -> str:
@@ -262,6 +275,8 @@ def _summarize(report: CallReport, echo: Echo) -> None:
         echo("latency per turn: " + ", ".join(latencies))
     if report.transcript is not None:
         echo("booking: " + ("; ".join(map(str, report.bookings)) or "no booking"))
+        for change in report.changes:
+            echo(f"changed: {change}")
     echo(f"recording: {report.wav_path} (left: caller, right: agent)")
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import wave
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from frontdesk.phone_call import CallerTurn, place_call
+from db.appointments import Change
+from frontdesk.phone_call import CallerTurn, _change, place_call
 from loadtest import twilio_wire as wire
 from tests.factories import make_client
 from tests.live import AUTH_TOKEN, live_server
@@ -95,3 +98,16 @@ async def test_a_refused_call_reports_what_the_line_said(pool, pg_url, tmp_path)
     assert report.refusal == SAY_UNKNOWN
     assert printed == [f"refused: {SAY_UNKNOWN}"]
     assert not (tmp_path / "no.wav").exists()
+
+
+def test_a_booking_the_call_moved_or_cancelled_is_reported_in_the_clients_zone():
+    def change(action: str, old: datetime | None, new: datetime | None) -> Change:
+        return Change(id=1, appointment_id=7, conversation_id=3, user_id=None, actor="agent",
+                      action=action, old_starts_at=old, new_starts_at=new, reason=None,
+                      created_at=datetime.now(UTC))
+
+    zone = ZoneInfo("America/New_York")
+    tue, wed = datetime(2026, 12, 8, 20, tzinfo=UTC), datetime(2026, 12, 9, 15, tzinfo=UTC)
+    assert _change(change("rescheduled", tue, wed), zone) == (
+        "moved #7 from Tue 2026-12-08 15:00 to Wed 2026-12-09 10:00")
+    assert _change(change("cancelled", wed, None), zone) == "cancelled #7 (Wed 2026-12-09 10:00)"
