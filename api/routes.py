@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api import (
+    account_settings,
     active_calls,
     admin,
     agent_settings,
@@ -36,6 +37,8 @@ TAGS = [
     {"name": "appointments", "description": "Bookings by the agent and by staff, free slots."},
     {"name": "API keys", "description": "Scoped keys for integrations (Bearer or X-API-Key)."},
     {"name": "monitoring", "description": "Calls in progress."},
+    {"name": "settings", "description": "Your preferences, the business profile, your "
+     "password. API keys are also under /api/settings/api-keys."},
     {"name": "admin", "description": "Operator actions."},
     {"name": "webhooks", "description": "Signed outbound webhooks: endpoints, deliveries, "
      "dead letters, redelivery, tests. Also under /api/v1/webhooks."},
@@ -50,8 +53,10 @@ def router() -> APIRouter:
     api = APIRouter(prefix="/api", responses=responses(422, 500))
     for module in (auth_routes, google_login, clients, agent_settings, contacts,
                    conversations, calendar, microsoft, calendar_events, appointments, api_keys,
-                   active_calls, admin):
+                   active_calls, admin, account_settings):
         api.include_router(module.router)
+    # The Vami spec's path for keys: the same routes, documented once.
+    api.include_router(api_keys.router, prefix="/settings", include_in_schema=False)
     for module in (webhooks, twilio_numbers, integrations):
         api.include_router(module.router)
         # The same routes under /api/v1, documented once.

@@ -19,6 +19,8 @@ class Organization:
     trial_granted_at: datetime | None
     created_at: datetime
     requested_plan: str | None = None  # asked for at sign-up; plan stays free until billing
+    phone_number: str | None = None  # the business's own number (E.164), not a client's line
+    timezone: str | None = None  # IANA name; clients keep their own
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,9 @@ class Membership:
     role: str
 
 
-_COLUMNS = "id, name, plan, trial_granted_at, created_at, requested_plan"
+_COLUMNS = ("id, name, plan, trial_granted_at, created_at, requested_plan, phone_number,"
+            " timezone")
+PROFILE_FIELDS = ("name", "phone_number", "timezone")
 
 
 async def get(db: Executor, organization_id: int) -> Organization | None:
@@ -66,3 +70,16 @@ async def set_signup(db: Executor, organization_id: int, *, name: str | None,
         "UPDATE organizations SET name = coalesce($2, name),"
         " requested_plan = coalesce($3, requested_plan), updated_at = now() WHERE id = $1",
         organization_id, name, requested_plan)
+
+
+async def update_profile(db: Executor, organization_id: int, changes: dict[str, str | None]
+                         ) -> None:
+    """Change the business's name, phone number or time zone (only the keys given)."""
+    unknown = set(changes) - set(PROFILE_FIELDS)
+    if unknown:
+        raise ValueError(f"not profile fields: {sorted(unknown)}")
+    if not changes:
+        return
+    sets = ", ".join(f"{name} = ${n}" for n, name in enumerate(changes, start=2))
+    await db.execute(f"UPDATE organizations SET {sets}, updated_at = now() WHERE id = $1",
+                     organization_id, *changes.values())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from db.pool import Executor
 
@@ -109,3 +110,13 @@ async def set_admin(db: Executor, user_id: int, is_admin: bool) -> None:
     """Operators only (``frontdesk admin create-admin``): no API route sets this."""
     await db.execute("UPDATE users SET is_admin = $2, updated_at = now() WHERE id = $1",
                      user_id, is_admin)
+
+
+async def preferences(db: Executor, user_id: int) -> dict[str, Any]:
+    return dict(await db.fetchval("SELECT preferences FROM users WHERE id = $1", user_id) or {})
+
+
+async def set_preferences(db: Executor, user_id: int, values: dict[str, Any]) -> None:
+    """Replace the user's preferences (what the console remembers for them)."""
+    await db.execute("UPDATE users SET preferences = $2, updated_at = now() WHERE id = $1",
+                     user_id, values)  # the pool's codec writes it as JSON
