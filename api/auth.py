@@ -2,6 +2,7 @@
 
 ``Authorization: Bearer <jwt>`` is a signed-in user and holds every scope.
 ``Authorization: Bearer fd_...`` or ``X-API-Key: fd_...`` is an API key and holds its scopes.
+The ``fd_access`` cookie (api.cookies) is a signed-in user's browser session.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 
 from api import rate_limit
 from api.crypto import same, token_hash
+from api.csrf import ACCESS_COOKIE, check_csrf
 from api.errors import ApiError
 from api.scopes import ALL
 from db import api_keys, refresh_tokens, users
@@ -120,6 +122,11 @@ async def authenticate(
         token = bearer.credentials
         principal = await (_from_key(request, token) if token.startswith(KEY_PREFIX)
                            else _from_jwt(request, token))
+    elif request.cookies.get(ACCESS_COOKIE):
+        # A browser session (api.cookies): the browser attaches the cookie by itself, so a
+        # write must prove it comes from our page.
+        principal = await _from_jwt(request, request.cookies[ACCESS_COOKIE])
+        check_csrf(request)
     else:
         raise _unauthorized("missing credentials: send Authorization: Bearer or X-API-Key")
     bucket = f"key:{principal.api_key_id}" if principal.is_key else f"user:{principal.user_id}"

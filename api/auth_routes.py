@@ -12,9 +12,10 @@ import asyncpg
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, EmailStr, Field
 
-from api import mailer, passwords, rate_limit, sessions
+from api import cookies, mailer, passwords, rate_limit, sessions
 from api.auth import Principal, authenticate, session_only
 from api.crypto import new_token, token_hash
+from api.csrf import REFRESH_COOKIE, check_csrf
 from api.errors import ApiError, responses
 from api.sessions import TokenPair
 from api.state import ApiState
@@ -51,6 +52,11 @@ class SessionOut(TokenPair):
     user: UserOut
 
 
+_COOKIES = ("Browser sessions: the tokens are set as HttpOnly, SameSite=Strict cookies (Secure"
+            " behind https) and left out of the body; writes then send the fd_csrf cookie's"
+            " value in X-CSRF-Token")
+
+
 class RegisterIn(Input):
     email: EmailStr = Field(examples=["owner@example.com"])
     password: str = Field(min_length=8, max_length=128, examples=["correct horse battery"])
@@ -61,16 +67,20 @@ class RegisterIn(Input):
     plan: Literal["free", "pro", "enterprise"] | None = Field(  # organizations.PLANS
         None, description="The plan wanted; recorded, the organisation is on free until"
                           " billing exists", examples=["pro"])
+    use_cookies: bool = Field(False, description=_COOKIES, examples=[False])
 
 
 class LoginIn(Input):
     email: EmailStr = Field(examples=["owner@example.com"])
     password: str = Field(min_length=1, max_length=128, examples=["correct horse battery"])
+    use_cookies: bool = Field(False, description=_COOKIES, examples=[False])
 
 
 class RefreshIn(Input):
-    refresh_token: str = Field(min_length=1, max_length=200,
-                               examples=["q9c3Jx2m6nS1uYv0w8ZbT4kR7pLdE5fH"])
+    refresh_token: str | None = Field(
+        None, min_length=1, max_length=200, examples=["q9c3Jx2m6nS1uYv0w8ZbT4kR7pLdE5fH"],
+        description="Omit in a browser session: the fd_refresh cookie is used (with the"
+                    " X-CSRF-Token header)")
 
 
 class ProfileIn(Input):
@@ -104,15 +114,32 @@ async def user_out(db: Executor, user_id: int) -> UserOut:
                                                 role=role))
 
 
-async def new_session(state: ApiState, user_id: int) -> SessionOut:
+async def new_session(state: ApiState, user_id: int, *,
+                      into: tuple[Request, Response] | None = None) -> SessionOut:
+    """Sign the user in; ``into``: set the tokens as cookies on this response instead."""
     async with state.pool.acquire() as conn:
         pair = await sessions.issue(state, conn, user_id)
+        if into is not None:
+            cookies.set_session(*into, pair)
+            pair = cookies.hidden(pair)
         return SessionOut(**pair.model_dump(), user=await user_out(conn, user_id))
+
+
+def _refresh_token(body: RefreshIn, request: Request) -> tuple[str, bool]:
+    """The refresh token of the body, or of the cookie (whose use needs the CSRF header)."""
+    if body.refresh_token is not None:
+        return body.refresh_token, False
+    token = request.cookies.get(REFRESH_COOKIE)
+    if not token:
+        raise ApiError(401, "no refresh token: send refresh_token or the fd_refresh cookie",
+                       "invalid_refresh_token")
+    check_csrf(request)
+    return token, True
 
 
 @router.post("/register", status_code=201, response_model=SessionOut, dependencies=_BY_ADDRESS,
              summary="Create an account and sign in", responses=responses(409, 422, 429))
-async def register(body: RegisterIn, request: Request) -> SessionOut:
+async def register(body: RegisterIn, request: Request, response: Response) -> SessionOut:
     state: ApiState = request.state.api
     password_hash = await passwords.hash_password(body.password)
     try:
@@ -129,12 +156,13 @@ async def register(body: RegisterIn, request: Request) -> SessionOut:
                                                name=body.company_name, requested_plan=body.plan)
     except asyncpg.UniqueViolationError:
         raise ApiError(409, "an account with this e-mail already exists", "email_taken") from None
-    return await new_session(state, user.id)
+    return await new_session(state, user.id,
+                             into=(request, response) if body.use_cookies else None)
 
 
 @router.post("/login", response_model=SessionOut, dependencies=_BY_ADDRESS,
              summary="Sign in with e-mail and password", responses=responses(401, 422, 429))
-async def login(body: LoginIn, request: Request) -> SessionOut:
+async def login(body: LoginIn, request: Request, response: Response) -> SessionOut:
     state: ApiState = request.state.api
     creds = await users.credentials_by_email(state.pool, body.email)
     ok = await passwords.verify(creds.password_hash if creds else None, body.password)
@@ -143,31 +171,41 @@ async def login(body: LoginIn, request: Request) -> SessionOut:
     if creds.password_hash and passwords.needs_rehash(creds.password_hash):
         await users.rehash_password(state.pool, creds.id,
                                     await passwords.hash_password(body.password))
-    return await new_session(state, creds.id)
+    return await new_session(state, creds.id,
+                             into=(request, response) if body.use_cookies else None)
 
 
 @router.post("/refresh", response_model=TokenPair, dependencies=_BY_ADDRESS,
              summary="Trade a refresh token for a new pair (the old one stops working)",
-             responses=responses(401, 422, 429))
-async def refresh(body: RefreshIn, request: Request) -> TokenPair:
+             responses=responses(401, 403, 422, 429))
+async def refresh(body: RefreshIn, request: Request, response: Response) -> TokenPair:
     state: ApiState = request.state.api
+    token, from_cookie = _refresh_token(body, request)
     # No transaction: a replayed token's family revocation must stick although we answer 401.
     async with state.pool.acquire() as conn:
-        rotation = await refresh_tokens.consume(conn, token_hash(body.refresh_token))
+        rotation = await refresh_tokens.consume(conn, token_hash(token))
         creds = await users.credentials(conn, rotation.user_id) if rotation else None
         if rotation is None or creds is None or not creds.is_active:
             raise ApiError(401, "invalid, expired or already used refresh token",
                            "invalid_refresh_token")
-        return await sessions.issue(state, conn, rotation.user_id, family_id=rotation.family_id)
+        pair = await sessions.issue(state, conn, rotation.user_id, family_id=rotation.family_id)
+    if not from_cookie:
+        return pair
+    cookies.set_session(request, response, pair)
+    return cookies.hidden(pair)
 
 
 @router.post("/logout", status_code=204, response_class=Response, dependencies=_BY_ADDRESS,
              summary="End the session this refresh token belongs to: its refresh and access"
                      " tokens stop working",
-             responses=responses(422, 429))
+             responses=responses(401, 403, 422, 429))
 async def logout(body: RefreshIn, request: Request) -> Response:
-    await refresh_tokens.revoke_family(request.state.api.pool, token_hash(body.refresh_token))
-    return Response(status_code=204)
+    token, from_cookie = _refresh_token(body, request)
+    await refresh_tokens.revoke_family(request.state.api.pool, token_hash(token))
+    done = Response(status_code=204)
+    if from_cookie:
+        cookies.clear_session(request, done)
+    return done
 
 
 @router.get("/me", response_model=UserOut, summary="The signed-in user (or the key's owner)",
