@@ -272,3 +272,14 @@ async def confirm_reset(body: ResetConfirmIn, request: Request) -> Response:
         await password_resets.invalidate_for_user(conn, user_id)
         await refresh_tokens.revoke_all(conn, user_id)  # every session signs in again
     return Response(status_code=204)
+
+
+# The Vami spec's names for the same two steps.
+router.add_api_route("/forgot-password", request_reset, methods=["POST"], status_code=202,
+                     response_model=Accepted, dependencies=_BY_ADDRESS, name="forgot_password",
+                     summary="E-mail a single-use password reset link (as"
+                             " /password-reset/request)", responses=responses(422, 429))
+router.add_api_route("/reset-password", confirm_reset, methods=["POST"], status_code=204,
+                     response_class=Response, dependencies=_BY_ADDRESS, name="reset_password",
+                     summary="Set a new password with a reset token (as"
+                             " /password-reset/confirm)", responses=responses(400, 422, 429))

@@ -188,6 +188,13 @@ async def update_client(client_id: Id, body: ClientUpdate, request: Request,
     return ClientOut.of(client)
 
 
+# The FrontDesk API documents PUT for the same partial update.
+router.add_api_route("/{client_id}", update_client, methods=["PUT"], response_model=ClientOut,
+                     name="replace_client",
+                     summary="Change a client, as PATCH (scope write:clients)",
+                     responses=responses(401, 403, 404, 409, 422, 429))
+
+
 @router.delete("/{client_id}", status_code=204, response_class=Response,
                summary="Delete a client with its contacts and conversations"
                        " (scope write:clients)",

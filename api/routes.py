@@ -20,6 +20,7 @@ from api import (
     google_login,
     integrations,
     microsoft,
+    seed_paths,
     twilio_numbers,
     webhooks,
 )
@@ -53,7 +54,7 @@ def router() -> APIRouter:
     api = APIRouter(prefix="/api", responses=responses(422, 500))
     for module in (auth_routes, google_login, clients, agent_settings, contacts,
                    conversations, calendar, microsoft, calendar_events, appointments, api_keys,
-                   active_calls, admin, account_settings):
+                   active_calls, admin, account_settings, seed_paths):
         api.include_router(module.router)
     # The Vami spec's path for keys: the same routes, documented once.
     api.include_router(api_keys.router, prefix="/settings", include_in_schema=False)
