@@ -20,6 +20,7 @@ from db import secrets
 from db.pool import open_pool
 from events.deps import Deps
 from events.worker import start_workers, stop_workers
+from frontdesk import docs_pages
 from frontdesk.database import Database, resolve_url
 from frontdesk.demo import ensure_demo
 from frontdesk.settings import Settings
@@ -133,9 +134,11 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
     app = FastAPI(title="frontdesk", version="0.1.0", lifespan=lifespan,
                   description="Management API of the frontdesk AI phone receptionist.",
                   openapi_tags=api.routes.TAGS,
-                  swagger_ui_parameters={"persistAuthorization": True})
+                  swagger_ui_parameters={"persistAuthorization": True},
+                  docs_url=None, redoc_url=None)  # docs_pages serves them from local assets
     api.errors.install(app, settings)
     app.include_router(api.routes.router())
+    docs_pages.install(app)
     app.add_route("/voice", voice_webhook, methods=["POST"], include_in_schema=False)
     app.add_route("/voice/status", status_callback, methods=["POST"], include_in_schema=False)
     app.add_route("/sms", sms_webhook, methods=["POST"], include_in_schema=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -40,6 +41,22 @@ async def test_the_document_validates_and_the_docs_are_served(server):
     assert docs.status_code == redoc.status_code == 200
     assert "swagger-ui" in docs.text and "redoc" in redoc.text
     assert set(doc["components"]["securitySchemes"]) == {"bearer", "apiKey"}
+
+
+async def test_the_docs_pages_load_only_assets_served_here(server):
+    # Offline (no CDN) the pages must still work: every script, style and icon they name is
+    # a path on this server, and it answers.
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        for page in ("/docs", "/redoc"):
+            html = (await http.get(page)).text
+            urls = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", html)
+            urls += re.findall(r"""url:\s*["']([^"']+)["']""", html)
+            assert urls, page
+            assert not [u for u in urls if "//" in u], (page, urls)
+            for url in urls:
+                asset = await http.get(url)
+                assert asset.status_code == 200, (page, url)
+            assert "fonts.googleapis" not in html and "cdn.jsdelivr" not in html
 
 
 async def test_every_operation_is_described(server):
