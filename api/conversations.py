@@ -127,7 +127,7 @@ class ConversationList(BaseModel):
     offset: int = Field(examples=[0])
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
@@ -145,7 +145,7 @@ class Filters:
                               ] = None,
         status: Annotated[Literal["pending", "active", "ended"] | None, Query()] = None,
     ) -> None:
-        self.value = ConversationFilter(since=_utc(since), until=_utc(until),
+        self.value = ConversationFilter(since=utc(since), until=utc(until),
                                         end_reason=end_reason, status=status)
 
 

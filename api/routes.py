@@ -14,6 +14,7 @@ from api import (
     auth_routes,
     calendar,
     calendar_events,
+    calls,
     clients,
     contacts,
     conversations,
@@ -37,6 +38,8 @@ TAGS = [
      "Calendar or Microsoft 365 as the calendar of record."},
     {"name": "appointments", "description": "Bookings by the agent and by staff, free slots."},
     {"name": "API keys", "description": "Scoped keys for integrations (Bearer or X-API-Key)."},
+    {"name": "calls", "description": "Every call across your clients; end, transfer, rate and"
+     " annotate them. Also under /api/v1/calls."},
     {"name": "monitoring", "description": "Calls in progress."},
     {"name": "settings", "description": "Your preferences, the business profile, your "
      "password. API keys are also under /api/settings/api-keys."},
@@ -58,7 +61,7 @@ def router() -> APIRouter:
         api.include_router(module.router)
     # The Vami spec's path for keys: the same routes, documented once.
     api.include_router(api_keys.router, prefix="/settings", include_in_schema=False)
-    for module in (webhooks, twilio_numbers, integrations):
+    for module in (calls, webhooks, twilio_numbers, integrations):
         api.include_router(module.router)
         # The same routes under /api/v1, documented once.
         api.include_router(module.router, prefix="/v1", include_in_schema=False)

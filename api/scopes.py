@@ -12,6 +12,7 @@ SCOPES: dict[str, str] = {
     "read:calendar": "Read calendar connection status",
     "write:calendar": "Connect, upload and revoke calendar credentials",
     "read:calls": "See calls in progress",
+    "write:calls": "End and transfer live calls, leave feedback, append transcript notes",
     "read:appointments": "List and read appointments and free slots",
     "write:appointments": "Book, change, reschedule and cancel appointments",
     "manage:api_keys": "Create, list, rotate and revoke API keys (within the key's own scopes)",

@@ -54,3 +54,11 @@ async def for_owner(db: Executor, owner_id: int, *, stale_after_seconds: float
 async def of_processes(db: Executor, process_ids: list[uuid.UUID]) -> list[ActiveCall]:
     rows = await db.fetch(f"{_SELECT} WHERE a.process_id = ANY($1::uuid[])", process_ids)
     return [ActiveCall(**r) for r in rows]
+
+
+async def is_live(db: Executor, conversation_id: int, *, stale_after_seconds: float) -> bool:
+    """Whether a process that still beats holds this call."""
+    return bool(await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM active_calls WHERE conversation_id = $1"
+        " AND heartbeat_at >= now() - make_interval(secs => $2))",
+        conversation_id, stale_after_seconds))

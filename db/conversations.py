@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from db.clients import owned_by
 from db.pool import Executor
 
 
@@ -186,3 +187,31 @@ async def expire_one(db: Executor, conversation_id: int, *, end_reason: str) -> 
         "UPDATE conversations SET status = 'ended', ended_at = now(), end_reason = $2,"
         " duration_seconds = 0, token_nonce = NULL WHERE id = $1 AND status = 'pending'",
         conversation_id, end_reason)
+
+
+# --- across an owner's clients (the calls API) ------------------------------------------------
+
+_OWNER_FILTER = (f"{owned_by(1)} AND ($2::bigint IS NULL OR c.client_id = $2)"
+                 " AND ($3::timestamptz IS NULL OR c.created_at >= $3)"
+                 " AND ($4::timestamptz IS NULL OR c.created_at < $4)"
+                 " AND ($5::text IS NULL OR c.status = $5)")
+_C_COLUMNS = ", ".join(f"c.{n}" for n in Conversation.__dataclass_fields__)
+
+
+async def list_for_owner(db: Executor, owner_id: int, f: ConversationFilter, *,
+                         client_id: int | None, limit: int,
+                         offset: int) -> tuple[list[Conversation], int]:
+    args = (owner_id, client_id, f.since, f.until, f.status)
+    source = "conversations c JOIN clients ON clients.id = c.client_id"
+    rows = await db.fetch(f"SELECT {_C_COLUMNS} FROM {source} WHERE {_OWNER_FILTER}"
+                          " ORDER BY c.created_at DESC, c.id DESC LIMIT $6 OFFSET $7",
+                          *args, limit, offset)
+    total = await db.fetchval(f"SELECT count(*) FROM {source} WHERE {_OWNER_FILTER}", *args)
+    return [Conversation(**r) for r in rows], total
+
+
+async def get_for_owner(db: Executor, owner_id: int, conversation_id: int) -> Conversation | None:
+    row = await db.fetchrow(
+        f"SELECT {_C_COLUMNS} FROM conversations c JOIN clients ON clients.id = c.client_id"
+        f" WHERE c.id = $2 AND {owned_by(1)}", owner_id, conversation_id)
+    return Conversation(**row) if row else None

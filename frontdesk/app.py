@@ -26,6 +26,7 @@ from frontdesk.demo import ensure_demo
 from frontdesk.settings import Settings
 from pipelines import shared_vad
 from pipelines.providers import DefaultProviderFactory, ProviderFactory
+from voice.call_control import CallControlListener
 from voice.liveness import ProcessLiveness
 from voice.media_stream import media_stream
 from voice.registry import CallRegistry
@@ -102,6 +103,8 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
             api_state = ApiState(settings=settings, pool=pool, jwt_secret=jwt_secret)
             deps = Deps(settings=settings, pool=pool, http=http, sealer=await api_state.sealer())
             workers = await start_workers(deps, dsn, settings.event_workers)
+            control = CallControlListener(dsn, calls)
+            await control.start()
             gate = StreamGate(limit=settings.stream_pending_limit,
                               per_address=settings.stream_pending_per_address)
             app.state.stream_gate = gate
@@ -126,6 +129,7 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
                 }
             finally:
                 await calls.drain(DRAIN_SECONDS)
+                await control.stop()
                 await stop_workers(workers)
                 await liveness.stop()
                 if local is not None:

@@ -49,6 +49,12 @@ ROUTES = [
     ("DELETE", "/api/api-keys/{a}", "manage:api_keys"),
     ("POST", "/api/api-keys/{a}/rotate", "manage:api_keys"),
     ("GET", "/api/active-calls", "read:calls"),
+    ("GET", "/api/calls", "read:conversations"),
+    ("GET", "/api/calls/{l}", "read:conversations"),
+    ("POST", "/api/calls/{l}/end", "write:calls"),
+    ("POST", "/api/calls/{l}/transfer", "write:calls"),
+    ("POST", "/api/calls/{l}/feedback", "write:calls"),
+    ("POST", "/api/calls/{l}/transcript", "write:calls"),
     ("GET", "/api/clients/{c}/appointments", "read:appointments"),
     ("POST", "/api/clients/{c}/appointments", "write:appointments"),
     ("GET", "/api/clients/{c}/appointments/{p}", "read:appointments"),
@@ -118,7 +124,7 @@ async def world(pg_url):
         key = await owner.create_key("read:clients")
         yield World(srv, owner, {"c": client["id"], "k": contact.json()["id"], "v": 1,
                                  "a": key["id"], "key": "voice_speed", "p": 1,
-                                 "provider": "google", "w": 1, "d": 1, "n": "PN1"})
+                                 "provider": "google", "w": 1, "d": 1, "n": "PN1", "l": 1})
 
 
 def test_the_table_covers_every_operation(world):
@@ -128,7 +134,7 @@ def test_the_table_covers_every_operation(world):
               .replace("{v}", "{conversation_id}").replace("{a}", "{key_id}")
               .replace("{p}", "{appointment_id}")
               .replace("{w}", "{endpoint_id}").replace("{d}", "{delivery_id}")
-              .replace("{n}", "{number_sid}"))
+              .replace("{n}", "{number_sid}").replace("{l}", "{call_id}"))
              for m, p, _ in ROUTES}
     assert documented == table | PUBLIC
     for method, path in table:

@@ -37,6 +37,7 @@ GOODBYES = {
     "max_duration": "We've reached the time limit for this call. Thank you for calling. Goodbye.",
     "server_shutdown": "I'm sorry, I have to end this call now. Please call back. Goodbye.",
     "silence": "I haven't heard anything, so I'll hang up now. Goodbye.",
+    "operator_ended": "I have to end our call now. Thank you for calling. Goodbye.",
 }
 STILL_THERE = "Are you still there?"
 TRANSFERRING = "Please hold while I transfer you."
@@ -187,6 +188,22 @@ class CallSession:
         self._ending = True
         self._after(("transfer", number))
         return {"transferring": True, "to": number}
+
+    # -- operator actions (the calls API, through voice/call_control.py) -------------------
+
+    async def operator_end(self) -> None:
+        await self.end_with_goodbye("operator_ended")
+
+    async def operator_transfer(self, number: str) -> bool:
+        """Tell the caller, then hand the call to ``number``; False when it cannot be."""
+        if self._ending or self._pipeline is None or not self._twilio.configured:
+            self.log.warning("call %s: operator transfer refused (%s)", self.call_sid,
+                             "ending" if self._ending else "no Twilio REST credentials")
+            return False
+        self._ending = True
+        self._after(("transfer", number))
+        await self._say(TRANSFERRING)
+        return True
 
     def _after(self, action: tuple[str, str]) -> None:
         """Do ``action`` when the agent's current words have been spoken (bounded wait)."""

@@ -1,0 +1,96 @@
+"""Operator actions on live calls (end, transfer), whichever server process holds the call.
+
+The API that receives the action may run in another process, or on another host, than the
+call's stream. It publishes the action with ``pg_notify``; every server process LISTENs on a
+dedicated connection and acts on the calls it holds. A notification nobody holds is dropped,
+so the API first checks that the call is live (active_calls).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+import asyncpg
+
+from db.pool import Executor
+from voice.registry import CallRegistry
+
+log = logging.getLogger("frontdesk.call_control")
+
+CHANNEL = "frontdesk_call_control"
+ACTIONS = ("end", "transfer")
+RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)
+
+
+async def publish(db: Executor, call_sid: str, action: str, **args: str) -> None:
+    assert action in ACTIONS
+    await db.execute("SELECT pg_notify($1, $2)", CHANNEL,
+                     json.dumps({"call_sid": call_sid, "action": action, **args}))
+
+
+class CallControlListener:
+    """LISTENs for actions and runs them on this process's calls; reconnects when the
+    connection drops (a restarted database must not leave operators without an end button)."""
+
+    def __init__(self, dsn: str, calls: CallRegistry) -> None:
+        self._dsn = dsn
+        self._calls = calls
+        self._conn: asyncpg.Connection | None = None
+        self._lost = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._actions: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        await self._connect()    # the first connection fails start-up loudly
+        self._task = asyncio.create_task(self._keep_connected())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._conn is not None and not self._conn.is_closed():
+            await self._conn.close()
+
+    async def _connect(self) -> None:
+        conn = await asyncpg.connect(self._dsn)
+        self._lost.clear()
+        conn.add_termination_listener(lambda _conn: self._lost.set())
+        await conn.add_listener(CHANNEL, self._on_notify)
+        self._conn = conn
+
+    async def _keep_connected(self) -> None:
+        while True:
+            await self._lost.wait()
+            log.warning("call control: connection lost, reconnecting")
+            attempt = 0
+            while self._lost.is_set():
+                await asyncio.sleep(RECONNECT_SECONDS[min(attempt, len(RECONNECT_SECONDS) - 1)])
+                attempt += 1
+                try:
+                    await self._connect()
+                except (OSError, asyncpg.PostgresError) as exc:
+                    log.warning("call control: reconnect failed: %s", exc)
+
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        try:
+            message = json.loads(payload)
+            call_sid, action = str(message["call_sid"]), message["action"]
+        except (ValueError, KeyError, TypeError):
+            log.warning("call control: malformed notification ignored")
+            return
+        session = self._calls.get(call_sid)
+        if session is None:
+            return      # another process holds it
+        if action == "end":
+            work = session.operator_end()
+        elif action == "transfer" and isinstance(message.get("to"), str):
+            work = session.operator_transfer(message["to"])
+        else:
+            log.warning("call control: unknown action %r ignored", action)
+            return
+        task = asyncio.create_task(work)
+        self._actions.add(task)
+        task.add_done_callback(self._actions.discard)
+        session.log.info("call %s: operator asked to %s", call_sid, action)
