@@ -52,12 +52,30 @@ def bind_sockets(host: str, port: int, count: int) -> list[socket.socket]:
     return sockets
 
 
+# What a child runs: serve ``settings`` on ``sockets``, calling ``on_started`` once listening.
+# Picklable (a module-level function, or a functools.partial of one): children are spawned.
+Target = Callable[[Settings, list[socket.socket], Callable[[], None]], None]
+
+
+def serve_frontdesk(settings: Settings, sockets: list[socket.socket],
+                    on_started: Callable[[], None]) -> None:
+    """The default target: the same server as ``frontdesk serve``."""
+    from frontdesk.cli import run_server
+    from frontdesk.database import Database
+
+    assert settings.database_url is not None   # the parent resolved it
+    run_server(settings, Database(settings.database_url, embedded=False), sockets=sockets,
+               on_started=on_started)
+
+
 class Child:
-    def __init__(self, index: int, settings: Settings, sock: socket.socket) -> None:
+    def __init__(self, index: int, settings: Settings, sock: socket.socket,
+                 target: Target) -> None:
         self.index = index
         self.conn, child_end = _spawn.Pipe()
         self.process: BaseProcess = _spawn.Process(
-            target=_child_main, args=(settings, sock, child_end), name=f"frontdesk-{index}")
+            target=_child_main, args=(settings, sock, child_end, target),
+            name=f"frontdesk-{index}")
         self.process.start()
         child_end.close()
         self.ready = False
@@ -69,8 +87,9 @@ class Child:
 
 class Supervisor:
     def __init__(self, settings: Settings, sockets: list[socket.socket],
-                 banner: Callable[[], str]) -> None:
+                 banner: Callable[[], str], target: Target = serve_frontdesk) -> None:
         self.settings = settings
+        self.target = target
         self.sockets = sockets
         self.banner = banner
         self.signals = 0
@@ -86,7 +105,8 @@ class Supervisor:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda s, _f: pending.append(s))
         try:
-            self.children = [Child(i, self.settings, s) for i, s in enumerate(self.sockets)]
+            self.children = [Child(i, self.settings, s, self.target)
+                             for i, s in enumerate(self.sockets)]
             announced = False
             while any(c.process.is_alive() for c in self.children):
                 waiting: list[Any] = [wake_r]
@@ -145,23 +165,20 @@ class Supervisor:
                 return STARTUP_FAILED
             log.error("server process %s exited (%s): starting another", c.pid, code)
             c.conn.close()
-            self.children[i] = Child(i, self.settings, self.sockets[i])
+            self.children[i] = Child(i, self.settings, self.sockets[i], self.target)
             self.children[i].ready = True   # already announced; its socket kept its queue
         return 0
 
 
-def _child_main(settings: Settings, sock: socket.socket, conn: Connection) -> None:
-    """One server process: the same server as ``frontdesk serve``, on the given socket."""
+def _child_main(settings: Settings, sock: socket.socket, conn: Connection,
+                target: Target) -> None:
+    """One server process, on the given socket."""
     os.setpgrp()   # out of the terminal's process group: signals come from the parent
     from frontdesk import logs
-    from frontdesk.cli import run_server
-    from frontdesk.database import Database
 
     logs.configure(settings.log_level)
     threading.Thread(target=_stop_when_orphaned, args=(conn,), daemon=True).start()
-    assert settings.database_url is not None   # the parent resolved it
-    run_server(settings, Database(settings.database_url, embedded=False), sockets=[sock],
-               on_started=lambda: conn.send(os.getpid()))
+    target(settings, [sock], lambda: conn.send(os.getpid()))
     sys.exit(0)
 
 
