@@ -15,6 +15,8 @@ from tests.live import live_server
 from tests.providers import ScriptedProviders
 from tests.waiting import ended, until
 from voice.load import WINDOW_TICKS, LoadMonitor, Sample
+from voice.readiness import Readiness
+from voice.registry import CallRegistry
 
 IDLE = Sample(lag_ms=1.0, loop_cpu_s=0.01, wall_s=0.25)
 LAGGING = Sample(lag_ms=400.0, loop_cpu_s=0.05, wall_s=0.25)
@@ -160,3 +162,14 @@ async def test_not_ready_while_draining(pool, pg_url):
 
     assert response.json()["reasons"] == ["draining"]
     assert late.instruction is None and "busy" in wire.said(late.twiml)[0]
+
+
+def test_a_full_process_is_not_ready_but_takes_the_calls_it_holds_places_for():
+    calls = CallRegistry(1)
+    readiness = Readiness(calls, monitor())
+    assert readiness.reasons() == ["models loading"]
+    readiness.set_models_loaded()
+    assert readiness.reasons() == [] and readiness.refusal() is None
+    assert calls.expect("CA1", 60)
+    assert readiness.reasons() == ["at capacity (1 calls)"]
+    assert readiness.refusal() is None   # MAX_CALLS is applied by the registry itself
