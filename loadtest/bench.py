@@ -116,7 +116,10 @@ def server_env(port: int, token: str, config: BenchConfig, home: Path) -> dict[s
     env = {"PORT": str(port), "HOST": "127.0.0.1", "PUBLIC_URL": f"http://127.0.0.1:{port}",
            "TWILIO_AUTH_TOKEN": token, "TWILIO_ACCOUNT_SID": "", "MAX_CALLS": "500",
            "LOCAL_MODELS": "false", "LOG_LEVEL": "WARNING", "FRONTDESK_HOME": str(home),
-           "METER_TICK_SECONDS": "15"}
+           "METER_TICK_SECONDS": "15",
+           # The bench finds where the SLO breaks; admission by load would refuse calls
+           # before that, by design, and hide it.
+           "ADMISSION_MAX_LOOP_LAG_MS": "0", "ADMISSION_MAX_CPU_PERCENT": "0"}
     env["DATABASE_URL"] = config.database_url or ""
     return env
 

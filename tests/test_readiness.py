@@ -50,6 +50,9 @@ def test_budgets_read_the_window_and_zero_turns_one_off():
     assert load.over_budget() == "event-loop CPU 100 % over the 90 % budget"
     load.record(IDLE)                                     # one quiet tick is not enough
     assert load.over_budget() is not None
+    fill(load, IDLE)
+    load.record(Sample(lag_ms=2500.0, loop_cpu_s=2.5, wall_s=2.75))   # one long stall...
+    assert load.over_budget() is None                     # ...refuses nothing after it
     off = monitor(max_loop_lag_ms=0, max_cpu_percent=0)
     fill(off, LAGGING)
     fill(off, BUSY_LOOP)

@@ -5,9 +5,10 @@ late a timer fires (lag) and how busy the thread that runs it is. A process over
 budget answers /voice with the busy TwiML and reports itself not ready, so new calls go to
 a process with room, before the live ones start to stutter. MAX_CALLS stays a hard ceiling.
 
-Figures are means over a short window, so one slow moment (a garbage collection) does not
-refuse calls for long. The whole process's CPU (psutil, every thread: speech models
-included) is reported beside them, for information.
+Figures are medians over a short window of ticks: an overloaded loop is late on most ticks,
+while one long stall (the first call's imports, a garbage collection) is one late tick and
+must not refuse the calls that follow it. The whole process's CPU (psutil, every thread,
+speech models included) is reported beside them, for information.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import statistics
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -64,10 +66,12 @@ class LoadMonitor:
 
     def current(self) -> Load:
         samples = list(self._samples)
-        wall = sum(s.wall_s for s in samples)
+        if not samples:
+            return Load(0.0, 0.0, self._process_cpu)
         return Load(
-            loop_lag_ms=sum(s.lag_ms for s in samples) / len(samples) if samples else 0.0,
-            loop_cpu_percent=100 * sum(s.loop_cpu_s for s in samples) / wall if wall else 0.0,
+            loop_lag_ms=statistics.median(s.lag_ms for s in samples),
+            loop_cpu_percent=statistics.median(
+                100 * s.loop_cpu_s / s.wall_s if s.wall_s > 0 else 0.0 for s in samples),
             process_cpu_percent=self._process_cpu)
 
     def over_budget(self) -> str | None:
