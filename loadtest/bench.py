@@ -30,9 +30,12 @@ import re
 import secrets
 import statistics
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from loadtest import replay
 from loadtest.call import Dialing
@@ -67,6 +70,9 @@ class Level:
     cpu_percent: float | None
     rss_mb: float | None
     wall_s: float
+    # The load generator's own CPU (% of one core) over the level: where it shares cores
+    # with the server, a level can fail for want of CPU on this side of the wire.
+    loadgen_cpu_percent: float | None = None
 
 
 @dataclass
@@ -148,6 +154,8 @@ async def run_level(pipeline: str, calls: int, rec: Recording, dialing: Dialing,
                     reference: dict[int, float]) -> Level:
     await server.idle()
     plan = replay.Plan(calls=calls, ramp_s=config.ramp_s if calls > 1 else 0.0)
+    own = psutil.Process()
+    cpu_before, wall_before = sum(own.cpu_times()[:2]), time.monotonic()
     result = await replay.run(rec, dialing, plan, pids=[server.pid], turn_wait_ms=turn_wait_ms,
                               progress=BarProgress(f"{pipeline} with {calls} calls"))
     # Server figures while every call was in progress.
@@ -159,8 +167,9 @@ async def run_level(pipeline: str, calls: int, rec: Recording, dialing: Dialing,
     if excess is None and not violations:
         violations = ["no answered turn"]
     strict = not config.slo.violations(result.summary)
+    loadgen = 100 * (sum(own.cpu_times()[:2]) - cpu_before) / (time.monotonic() - wall_before)
     level = Level(pipeline, calls, not violations, violations, strict, excess, result.summary,
-                  cpu, rss, result.wall_s)
+                  cpu, rss, result.wall_s, loadgen)
     s = result.summary
     console.print(
         f"  {pipeline:9} {calls:3} calls: latency p50/p95 {_f(s.latency_ms.get('p50'))}/"
@@ -168,7 +177,7 @@ async def run_level(pipeline: str, calls: int, rec: Recording, dialing: Dialing,
         f"{turn_wait_ms:g} ms wait {_f(s.latency_over_wait_ms.get('p95'))}), inter-arrival p99 "
         f"{_f(s.interarrival_ms.get('p99'))} ms (excess {_f(s.interarrival_excess_ms.get('p99'))}"
         f" ms), behind {s.behind_ms_max:.0f} ms, "
-        f"CPU {_f(cpu)} %, RSS {_f(rss)} MB → "
+        f"CPU {_f(cpu)} % (load generator {loadgen:.0f} %), RSS {_f(rss)} MB → "
         + ("[green]pass" if level.passed else f"[red]fail[/] ({'; '.join(violations)})")
         + ("" if strict else " [yellow](strict: fail)"))
     return level
