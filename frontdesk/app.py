@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from starlette.routing import WebSocketRoute
 
 import api.errors
@@ -28,7 +30,9 @@ from pipelines import shared_vad
 from pipelines.providers import DefaultProviderFactory, ProviderFactory
 from voice.call_control import CallControlListener
 from voice.liveness import ProcessLiveness
+from voice.load import LoadMonitor
 from voice.media_stream import media_stream
+from voice.readiness import Readiness
 from voice.registry import CallRegistry
 from voice.signatures import TwilioSignatures
 from voice.sms_webhook import sms_status, sms_webhook
@@ -62,11 +66,31 @@ def load_local_models(settings: Settings) -> Any:
 
 def create_app(settings: Settings, *, calls: CallRegistry | None = None,
                providers: ProviderFactory | None = None,
-               database: Database | None = None) -> FastAPI:
+               database: Database | None = None,
+               load: LoadMonitor | None = None,
+               load_models: Callable[[Settings], Any] = load_local_models) -> FastAPI:
     """Build the app. ``providers`` replaces the provider factory (tests and benchmarks);
-    ``database`` is one the caller opened (and stops), else it is found at start-up."""
+    ``database`` is one the caller opened (and stops), else it is found at start-up;
+    ``load`` measures this process's load (tests feed it samples); ``load_models`` loads
+    the offline models, after start-up, while the app already answers /readyz."""
     if calls is None:  # (an empty registry is falsy: it has a length)
         calls = CallRegistry(settings.max_calls)
+    if load is None:
+        load = LoadMonitor(max_loop_lag_ms=settings.admission_max_loop_lag_ms,
+                           max_cpu_percent=settings.admission_max_cpu_percent)
+    readiness = Readiness(calls, load)
+
+    async def load_models_then_freeze(factory: DefaultProviderFactory) -> Any:
+        try:
+            local = await asyncio.to_thread(load_models, settings)
+        except Exception:
+            log.exception("the offline speech models failed to load:"
+                          " clients that need them will not be answered")
+            local = None
+        factory.use_local(local)
+        readiness.set_models_loaded()
+        _freeze_long_lived_heap()
+        return local
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
@@ -79,12 +103,13 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
                             or await secrets.get_or_create(pool, "call_token"))
             jwt_secret = settings.secret("jwt_secret") or await secrets.get_or_create(pool, "jwt")
             await asyncio.to_thread(shared_vad.preload)
-            local = None
+            loading: asyncio.Task[Any] | None = None
             factory = providers
             if factory is None:
-                # Models load before the first call is accepted, never per call.
-                local = await asyncio.to_thread(load_local_models, settings)
-                factory = DefaultProviderFactory(settings, local)
+                # Models load once per process, never per call: in the background, so a
+                # balancer can ask /readyz meanwhile; no call starts before they are in.
+                factory = DefaultProviderFactory(settings, None)
+                loading = asyncio.create_task(load_models_then_freeze(factory))
             if embedded:
                 app.state.demo_client = await ensure_demo(pool)
             liveness = ProcessLiveness(
@@ -108,11 +133,10 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
             gate = StreamGate(limit=settings.stream_pending_limit,
                               per_address=settings.stream_pending_per_address)
             app.state.stream_gate = gate
-            # Everything loaded so far (models, libraries) lives for the whole process. Frozen,
-            # it is skipped by the full collection each finished call runs, which otherwise
-            # stalls every other call's audio for 100-200 ms (see BENCHMARKS.md).
-            gc.collect()
-            gc.freeze()
+            if loading is None:
+                readiness.set_models_loaded()
+                _freeze_long_lived_heap()
+            load.start()
             try:
                 yield {
                     "voice": VoiceState(settings=settings, pool=pool, calls=calls,
@@ -123,17 +147,20 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
                                             http, base_url=settings.twilio_api_base_url,
                                             account_sid=settings.twilio_account_sid,
                                             auth_token=settings.secret("twilio_auth_token")),
-                                        gate=gate),
+                                        gate=gate, readiness=readiness),
                     "api": api_state,
                     "events": deps,
                 }
             finally:
                 await calls.drain(DRAIN_SECONDS)
                 await control.stop()
+                await load.stop()
                 await stop_workers(workers)
                 await liveness.stop()
-                if local is not None:
-                    local.close()
+                if loading is not None:
+                    local = await loading
+                    if local is not None:
+                        local.close()
 
     app = FastAPI(title="frontdesk", version="0.1.0", lifespan=lifespan,
                   description="Management API of the frontdesk AI phone receptionist.",
@@ -152,8 +179,29 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, Any]:
         gate = getattr(app.state, "stream_gate", None)
-        return {"status": "ok", "calls": len(calls), "accepting": calls.accepting,
+        return {"status": "ok", "pid": os.getpid(), "calls": len(calls),
+                "accepting": calls.accepting,
                 "expected_calls": calls.expected(),
                 "unauthenticated_streams": len(gate) if gate is not None else 0}
 
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        # For a load balancer: 503 takes this process out of rotation; /healthz says alive.
+        reasons = readiness.reasons()
+        now = load.current()
+        body = {"ready": not reasons, "reasons": reasons, "pid": os.getpid(),
+                "calls": len(calls), "max_calls": calls.limit,
+                "loop_lag_ms": round(now.loop_lag_ms, 1),
+                "loop_cpu_percent": round(now.loop_cpu_percent, 1),
+                "process_cpu_percent": round(now.process_cpu_percent, 1)}
+        return JSONResponse(body, status_code=503 if reasons else 200)
+
     return app
+
+
+def _freeze_long_lived_heap() -> None:
+    # Everything loaded so far (models, libraries) lives for the whole process. Frozen, it
+    # is skipped by the full collection each finished call runs, which otherwise stalls
+    # every other call's audio for 100-200 ms (see BENCHMARKS.md).
+    gc.collect()
+    gc.freeze()

@@ -7,9 +7,15 @@ import asyncio
 import contextlib
 import os
 import signal
+import socket
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from frontdesk.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from frontdesk.database import Database
 
 
 def _environment() -> dict[str, str]:
@@ -32,50 +38,95 @@ def serve(args: argparse.Namespace) -> None:
     """Serve until SIGTERM or SIGINT (Ctrl-C): drain the calls, stop the embedded
     PostgreSQL, exit 0. uvicorn handles the signals while it runs; before and after it
     (PostgreSQL starting or stopping) SIGTERM counts as Ctrl-C."""
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port),
+                                   ("server_workers", args.workers)) if v is not None}
     settings = _settings(**overrides)
     from frontdesk import logs
 
     logs.configure(settings.log_level)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    code = 0
     with contextlib.suppress(KeyboardInterrupt):
-        _serve(settings)
+        code = _serve(settings)
+    raise SystemExit(code)
 
 
-def _serve(settings: Settings) -> None:
-    import uvicorn
-
-    from frontdesk.app import DRAIN_SECONDS, create_app
+def _serve(settings: Settings) -> int:
     from frontdesk.database import opened
-    from frontdesk.server import DrainingServer, uvicorn_options
-    from voice.registry import CallRegistry
 
     with opened(settings) as database:
         try:
-            calls = CallRegistry(settings.max_calls)
-            app = create_app(settings, calls=calls, database=database)
-            config = uvicorn.Config(
-                app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
-                lifespan="on", log_level="warning", timeout_graceful_shutdown=5,
-                **uvicorn_options(settings))
-            server = DrainingServer(config, calls, DRAIN_SECONDS,
-                                    banner=lambda: _banner(settings, app))
-            server.run()
+            if settings.server_workers > 1:
+                return _serve_processes(settings, database)
+            run_server(settings, database, banner=lambda app: _banner(settings, app))
+            return 0
         finally:
             # Stopping PostgreSQL takes a moment; another Ctrl-C must not cut it short.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
-def _banner(settings: Settings, app: object) -> str:
-    """Where to point Twilio, printed once uvicorn is listening."""
+def run_server(settings: Settings, database: Database, *,
+               sockets: list[socket.socket] | None = None,
+               banner: Callable[[object], str] | None = None,
+               on_started: Callable[[], None] | None = None) -> None:
+    """One server process, on ``settings``' address or on ``sockets`` (a supervisor's)."""
+    import uvicorn
+
+    from frontdesk.app import DRAIN_SECONDS, create_app
+    from frontdesk.server import DrainingServer, uvicorn_options
+    from voice.registry import CallRegistry
+
+    calls = CallRegistry(settings.max_calls)
+    app = create_app(settings, calls=calls, database=database)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
+        lifespan="on", log_level="warning", timeout_graceful_shutdown=5,
+        **uvicorn_options(settings))
+    server = DrainingServer(config, calls, DRAIN_SECONDS,
+                            banner=(lambda: banner(app)) if banner else None,
+                            on_started=on_started)
+    server.run(sockets=sockets)
+
+
+def _serve_processes(settings: Settings, database: Database) -> int:
+    """``--workers N``: this process owns the database (an embedded PostgreSQL is started
+    once, here) and prepares it; N children serve, each told where it is."""
+    from frontdesk.supervisor import Supervisor, bind_sockets
+
+    demo = asyncio.run(_prepare_database(database))
+    sockets = bind_sockets(settings.host, settings.port, settings.server_workers)
+    children = settings.model_copy(update={"database_url": database.url})
+    try:
+        return Supervisor(children, sockets,
+                          banner=lambda: _banner(settings, demo=demo)).run()
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+async def _prepare_database(database: Database) -> Any:
+    """Migrate once before the children start (rather than N at once); on the embedded
+    database, the demo client, which the children (told only a URL) would not create."""
+    from db.pool import open_pool
+    from frontdesk.demo import ensure_demo
+
+    async with open_pool(database.url, max_size=2) as pool:
+        return await ensure_demo(pool) if database.embedded else None
+
+
+def _banner(settings: Settings, app: object = None, *, demo: Any = None) -> str:
+    """Where to point Twilio, printed once uvicorn (every process) is listening."""
+    processes = (f" ({settings.server_workers} processes)"
+                 if settings.server_workers > 1 else "")
     lines = [
         "",
-        f"frontdesk is answering on http://{settings.host}:{settings.port}",
+        f"frontdesk is answering on http://{settings.host}:{settings.port}{processes}",
         f"  Twilio voice webhook (HTTP POST): {settings.voice_url}",
         f"  Media streams:                    {settings.public_ws_base}/ws/...",
     ]
-    demo = getattr(app.state, "demo_client", None)  # type: ignore[attr-defined]
+    if demo is None:
+        demo = getattr(getattr(app, "state", None), "demo_client", None)
     if demo is not None:
         lines.append(f"  Demo client: {demo.name}, {demo.phone_number}, "
                      f"{demo.balance_seconds} s of balance")
@@ -152,6 +203,8 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("serve", help="run the server (embedded PostgreSQL without DATABASE_URL)")
     p.add_argument("--host")
     p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int, help="server processes sharing the port, one per"
+                   " core (default: SERVER_WORKERS, 1); not the job queue's workers")
     p.set_defaults(func=serve)
     p = sub.add_parser("worker", help="work the job queue: webhooks, texts, e-mails, reminders")
     p.add_argument("--workers", type=int, help="queue workers in this process"

@@ -38,9 +38,11 @@ class DrainingServer(uvicorn.Server):
     then shut down. A second signal stops at once."""
 
     def __init__(self, config: uvicorn.Config, calls: CallRegistry, drain_seconds: float,
-                 banner: Callable[[], str] | None = None) -> None:
+                 banner: Callable[[], str] | None = None,
+                 on_started: Callable[[], None] | None = None) -> None:
         super().__init__(config)
         self._banner = banner
+        self._on_started = on_started
         self.calls = calls
         self.drain_seconds = drain_seconds
         self._drain: asyncio.Task[None] | None = None
@@ -49,6 +51,8 @@ class DrainingServer(uvicorn.Server):
         await super().startup(sockets)
         if self._banner and not self.should_exit:
             print(self._banner(), flush=True)
+        if self._on_started and not self.should_exit:
+            self._on_started()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:

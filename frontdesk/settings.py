@@ -229,3 +229,9 @@ class Settings(BaseSettings):
     stream_pending_per_address: int = Field(8, ge=1, le=10_000)
     # Proxies whose X-Forwarded-For names the client (comma-separated IPs or CIDRs, or *).
     forwarded_allow_ips: str = ""
+    # --- Processes and admission by measured load (appended; see .env.example) ----------
+    server_workers: int = Field(1, ge=1, le=256)  # `frontdesk serve` processes on one port
+    # /voice answers busy while this process's event loop is over either budget (medians over
+    # the last 3 s; 0 turns one off). An idle loop lags ~1 ms and uses a few %.
+    admission_max_loop_lag_ms: float = Field(100.0, ge=0, le=10_000)
+    admission_max_cpu_percent: float = Field(90.0, ge=0, le=100)  # of the loop's one core

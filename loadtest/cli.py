@@ -179,7 +179,8 @@ def _bench_config(args: argparse.Namespace, kind: str) -> Any:
                        cpu=cpu, ramp_s=getattr(args, "ramp", 0.0), out=out,
                        database_url=args.database_url or os.environ.get("DATABASE_URL"),
                        server_cmd=shlex.split(args.server_cmd) if args.server_cmd
-                       else server_command())
+                       else server_command(),
+                       server_workers=getattr(args, "server_workers", 1))
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -299,6 +300,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, default=1, help="whole runs, for medians")
     p.add_argument("--pipelines", default="frontdesk,baseline",
                    help="comma-separated: frontdesk, baseline, frontdesk-gc-freeze")
+    p.add_argument("--server-workers", type=int, default=1, metavar="N",
+                   help="also bench each pipeline as N server processes on N cores, in the"
+                        " same run, and print N processes / 1 (default 1: off)")
     _server_options(p)
     p.set_defaults(func=cmd_bench)
 

@@ -43,6 +43,7 @@ class SpawnedServer:
     port: int
     cpus: set[int] | None = None
     log_path: Path | None = None
+    processes: int = 1   # server processes answering on the port (``--workers N``)
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     ready_at: float | None = None
@@ -92,7 +93,8 @@ class SpawnedServer:
                     raise RuntimeError(f"server exited with {self.proc.returncode} during "
                                        f"start-up:\n{self.log_text()[-3000:]}")
                 with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get(f"{self.url}/healthz")).status_code == 200:
+                    if (await http.get(f"{self.url}/healthz")).status_code == 200 and \
+                            await self.idle(timeout_s=deadline - time.monotonic()):
                         self.ready_at = time.monotonic()
                         return self
                 await asyncio.sleep(0.05)
@@ -100,18 +102,30 @@ class SpawnedServer:
         raise RuntimeError(f"server did not answer /healthz within {timeout_s:g} s:\n"
                            f"{self.log_text()[-3000:]}")
 
-    async def calls(self) -> int:
+    async def health(self) -> dict[str, Any]:
+        # A new connection each time: with several processes, the kernel picks one per
+        # connection.
         async with httpx.AsyncClient(timeout=5) as http:
-            return int((await http.get(f"{self.url}/healthz")).json().get("calls", 0))
+            return (await http.get(f"{self.url}/healthz")).json()
+
+    async def calls(self) -> int:
+        return int((await self.health()).get("calls", 0))
 
     async def idle(self, *, timeout_s: float = 60.0) -> bool:
-        """Wait until the server reports no call in progress."""
+        """Wait until every server process has reported no call in progress."""
         deadline = time.monotonic() + timeout_s
+        idle: set[int] = set()
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError, ValueError):
-                if await self.calls() == 0:
+                health = await self.health()
+                pid = int(health.get("pid", 0))
+                if int(health.get("calls", 0)) == 0:
+                    idle.add(pid)
+                else:
+                    idle.discard(pid)
+                if len(idle) >= self.processes:
                     return True
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.2 if self.processes == 1 else 0.02)
         return False
 
     async def stop(self, *, timeout_s: float = 40.0) -> int | None:

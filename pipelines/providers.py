@@ -78,6 +78,10 @@ class DefaultProviderFactory:
         self._s = settings
         self._local = local
 
+    def use_local(self, local: LocalModels | None) -> None:
+        """The offline models, once they have loaded (the app serves while they load)."""
+        self._local = local
+
     def plan(self, client: Client) -> ProviderPlan:
         fallbacks: list[dict[str, str]] = []
 

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import gc
 import json
 import math
 import os
+import socket
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -44,9 +46,10 @@ from db.clients import Client
 from db.pool import open_pool
 from frontdesk import logs
 from frontdesk.app import create_app
-from frontdesk.database import resolve_url
+from frontdesk.database import opened, resolve_url
 from frontdesk.server import DrainingServer
 from frontdesk.settings import Settings
+from frontdesk.supervisor import Supervisor, bind_sockets
 from pipelines.providers import CallServices, ProviderPlan
 from tests.providers import EchoLLM, ToneTTS
 from voice.registry import CallRegistry
@@ -230,6 +233,24 @@ async def ensure_client(settings: Settings, number: str) -> int:
         return client.id
 
 
+def serve_bench(settings: Settings, sockets: list[socket.socket] | None,
+                on_started: Callable[[], None] | None, *, baseline: bool, force_gc: bool,
+                log_gc: bool, gc_freeze: bool) -> None:
+    """One bench server process (also each child of ``--workers N``)."""
+    if baseline:
+        use_baseline(force_gc=force_gc)
+    if log_gc:
+        log_slow_collections()
+    calls = CallRegistry(settings.max_calls)
+    app = create_app(settings, calls=calls, providers=BenchProviders())
+    served = freeze_after_startup(app) if gc_freeze else app
+    config = uvicorn.Config(
+        served, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
+        ws="websockets-sansio", ws_max_size=262_144, lifespan="on", log_level="warning",
+        proxy_headers=False, timeout_graceful_shutdown=5)
+    DrainingServer(config, calls, 10.0, on_started=on_started).run(sockets=sockets)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(prog="python -m tests.bench_server")
     ap.add_argument("--baseline", action="store_true")
@@ -239,29 +260,30 @@ def main() -> None:
     ap.add_argument("--log-gc", action="store_true", help="print collections of ≥ 20 ms")
     ap.add_argument("--gc-freeze", action="store_true",
                     help="experiment: gc.freeze() after start-up (not what the product does)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="server processes on the port, as `frontdesk serve --workers N`")
     args = ap.parse_args()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
     settings = Settings.from_env(os.environ)
     logs.configure(settings.log_level)
     client_id = asyncio.run(ensure_client(settings, args.number))
-    if args.baseline:
-        use_baseline(force_gc=args.force_gc)
-    if args.log_gc:
-        log_slow_collections()
-    calls = CallRegistry(settings.max_calls)
-    app = create_app(settings, calls=calls, providers=BenchProviders())
     info = {"pipeline": "baseline" if args.baseline else "frontdesk", "number": args.number,
             "client_id": client_id, "turn_wait_ms": turn_wait_ms(args.baseline),
             "pid": os.getpid(), "cpus": sorted(os.sched_getaffinity(0)),
+            "workers": args.workers,
             "gc_freeze": args.gc_freeze, "force_gc": not args.baseline or args.force_gc}
     print("BENCH-SERVER " + json.dumps(info), flush=True)
-    served = freeze_after_startup(app) if args.gc_freeze else app
-    config = uvicorn.Config(
-        served, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
-        ws="websockets-sansio", ws_max_size=262_144, lifespan="on", log_level="warning",
-        proxy_headers=False, timeout_graceful_shutdown=5)
-    DrainingServer(config, calls, 10.0).run()
+    serve = functools.partial(serve_bench, baseline=args.baseline, force_gc=args.force_gc,
+                              log_gc=args.log_gc, gc_freeze=args.gc_freeze)
+    if args.workers == 1:
+        serve(settings, None, None)
+        return
+    with opened(settings) as database:   # the children share what this process started
+        children = settings.model_copy(update={"database_url": database.url})
+        sockets = bind_sockets(settings.host, settings.port, args.workers)
+        raise SystemExit(Supervisor(children, sockets, banner=lambda: "BENCH-SERVER ready",
+                                    target=serve).run())
 
 
 if __name__ == "__main__":

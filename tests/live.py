@@ -37,27 +37,33 @@ def server_settings(pg_url: str, port: int, **overrides: Any) -> Settings:
            "FRONTDESK_HOME": "/nonexistent",
            # The fake Twilio shares the server's event loop: a test that synthesizes speech
            # blocks both for a moment, which must not look like a peer that stopped reading.
-           "WS_SEND_TIMEOUT_SECONDS": "10"}
+           "WS_SEND_TIMEOUT_SECONDS": "10",
+           # For the same reason the loop's load is no measure of the server's here.
+           "ADMISSION_MAX_LOOP_LAG_MS": "0", "ADMISSION_MAX_CPU_PERCENT": "0"}
     return Settings.from_env(env, **overrides)
 
 
 @asynccontextmanager
 async def live_server(pg_url: str, *, providers: Any, drain_seconds: float = 5.0,
+                      app_options: dict[str, Any] | None = None,
                       **overrides: Any) -> AsyncIterator[LiveServer]:
+    """``app_options`` go to create_app (``load``, ``load_models``); the rest to Settings."""
     async with fake_twilio_rest() as twilio:
         overrides.setdefault("twilio_api_base_url", twilio.url)
-        async with _serve(pg_url, providers, twilio, drain_seconds, overrides) as server:
+        async with _serve(pg_url, providers, twilio, drain_seconds, overrides,
+                          app_options or {}) as server:
             yield server
 
 
 @asynccontextmanager
 async def _serve(pg_url: str, providers: Any, twilio: FakeTwilioRest, drain_seconds: float,
-                 overrides: dict[str, Any]) -> AsyncIterator[LiveServer]:
+                 overrides: dict[str, Any], app_options: dict[str, Any]
+                 ) -> AsyncIterator[LiveServer]:
     sock = free_socket()
     port = sock.getsockname()[1]
     settings = server_settings(pg_url, port, **overrides)
     calls = CallRegistry(settings.max_calls)
-    app = create_app(settings, calls=calls, providers=providers)
+    app = create_app(settings, calls=calls, providers=providers, **app_options)
     def draining(config: uvicorn.Config) -> DrainingServer:
         return DrainingServer(config, calls, drain_seconds)
 

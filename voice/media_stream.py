@@ -42,6 +42,9 @@ async def media_stream(ws: WebSocket) -> None:
         if verified is None:
             return
         start, nonce = verified
+        # A token another process issued can reach this one while its models still load
+        # (a restarted sibling, a host just added): the call waits for them, briefly.
+        await state.readiness.wait_for_models()
         async with state.calls.claim(start.call_sid) as slot:
             session = await _open_call(ws, state, start, client_id, nonce)
             if session is None:

@@ -11,6 +11,7 @@ import asyncpg
 from frontdesk.logs import Throttled
 from frontdesk.settings import Settings
 from pipelines.providers import ProviderFactory
+from voice.readiness import Readiness
 from voice.registry import CallRegistry
 from voice.signatures import TwilioSignatures
 from voice.stream_gate import StreamGate
@@ -31,5 +32,6 @@ class VoiceState:
     process_id: uuid.UUID
     twilio: TwilioRest
     gate: StreamGate
+    readiness: Readiness
     refusals: Throttled = field(default_factory=lambda: Throttled(
         logging.getLogger("frontdesk.voice"), REFUSAL_LOG_SECONDS))

@@ -95,6 +95,12 @@ async def voice_webhook(request: Request) -> Response:
     if client.balance_seconds <= 0:
         log.info("call %s refused: client %s has no balance", call_sid, client.id)
         return say_and_hang_up(SAY_NO_BALANCE)
+    # Loading models, draining, or over its load budget: the caller hears busy rather than
+    # a call that stutters; a balancer reading /readyz sends the next one elsewhere.
+    refusal = state.readiness.refusal()
+    if refusal is not None:
+        log.warning("call %s refused: %s", call_sid, refusal)
+        return say_and_hang_up(SAY_BUSY)
     try:
         state.providers.plan(client)
     except ProviderUnavailable as exc:
