@@ -86,6 +86,10 @@ ROUTES = [
     ("GET", "/api/twilio/numbers", "read:twilio"),
     ("POST", "/api/twilio/numbers/{n}/assign", "write:twilio"),
     ("POST", "/api/integrations/email/test", "write:integrations"),
+    ("GET", "/api/analytics/stats", "read:analytics"),
+    ("GET", "/api/analytics/metrics/daily", "read:analytics"),
+    ("GET", "/api/analytics/sentiment-analysis", "read:analytics"),
+    ("GET", "/api/analytics/export", "read:analytics"),
 ]
 PUBLIC = {
     ("POST", "/api/auth/register"), ("POST", "/api/auth/login"), ("POST", "/api/auth/refresh"),
