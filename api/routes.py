@@ -9,6 +9,7 @@ from api import (
     active_calls,
     admin,
     agent_settings,
+    analytics,
     api_keys,
     appointments,
     auth_routes,
@@ -22,6 +23,7 @@ from api import (
     integrations,
     microsoft,
     seed_paths,
+    tool_audit,
     twilio_numbers,
     webhooks,
 )
@@ -43,6 +45,10 @@ TAGS = [
     {"name": "monitoring", "description": "Calls in progress."},
     {"name": "settings", "description": "Your preferences, the business profile, your "
      "password. API keys are also under /api/settings/api-keys."},
+    {"name": "analytics", "description": "Calls per day, bookings, transfers, messages, "
+     "minutes, busiest hours, caller sentiment; CSV or JSON export. Also /api/v1/analytics."},
+    {"name": "tool audit", "description": "Every tool the agent ran: per client, per call, "
+     "per-tool error rate and p50/p95 time, a summary across your clients."},
     {"name": "admin", "description": "Operator actions."},
     {"name": "webhooks", "description": "Signed outbound webhooks: endpoints, deliveries, "
      "dead letters, redelivery, tests. Also under /api/v1/webhooks."},
@@ -57,7 +63,8 @@ def router() -> APIRouter:
     api = APIRouter(prefix="/api", responses=responses(422, 500))
     for module in (auth_routes, google_login, clients, agent_settings, contacts,
                    conversations, calendar, microsoft, calendar_events, appointments, api_keys,
-                   active_calls, admin, account_settings, seed_paths):
+                   active_calls, admin, account_settings, seed_paths, analytics,
+                   tool_audit):
         api.include_router(module.router)
     # The Vami spec's path for keys: the same routes, documented once.
     api.include_router(api_keys.router, prefix="/settings", include_in_schema=False)
@@ -65,4 +72,7 @@ def router() -> APIRouter:
         api.include_router(module.router)
         # The same routes under /api/v1, documented once.
         api.include_router(module.router, prefix="/v1", include_in_schema=False)
+    # /api/v1/analytics: summary, calls, and the documented analytics routes again.
+    api.include_router(analytics.router, prefix="/v1", include_in_schema=False)
+    api.include_router(analytics.v1_router, prefix="/v1", include_in_schema=False)
     return api

@@ -20,6 +20,8 @@ SCOPES: dict[str, str] = {
     "write:webhooks": "Register, test, enable and delete webhook endpoints; redeliver",
     "read:twilio": "See the Twilio account in use and its numbers",
     "write:twilio": "Set Twilio credentials and assign numbers to clients",
+    "read:analytics": "Read call statistics, daily metrics, sentiment and exports",
+    "read:tool_audit": "Read the log of tools the agent ran, with inputs, outputs and timings",
     "write:integrations": "Send test messages through the configured integrations",
 }
 ALL = frozenset(SCOPES)

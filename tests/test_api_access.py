@@ -92,6 +92,15 @@ ROUTES = [
     ("GET", "/api/twilio/numbers", "read:twilio"),
     ("POST", "/api/twilio/numbers/{n}/assign", "write:twilio"),
     ("POST", "/api/integrations/email/test", "write:integrations"),
+    ("GET", "/api/analytics/stats", "read:analytics"),
+    ("GET", "/api/analytics/metrics/daily", "read:analytics"),
+    ("GET", "/api/analytics/sentiment-analysis", "read:analytics"),
+    ("GET", "/api/analytics/export", "read:analytics"),
+    ("GET", "/api/clients/{c}/tool-executions", "read:tool_audit"),
+    ("GET", "/api/clients/{c}/tool-executions/stats", "read:tool_audit"),
+    ("GET", "/api/clients/{c}/tool-executions/{x}", "read:tool_audit"),
+    ("GET", "/api/clients/{c}/conversations/{v}/tool-executions", "read:tool_audit"),
+    ("GET", "/api/tool-executions/summary", "read:tool_audit"),
 ]
 PUBLIC = {
     ("POST", "/api/auth/register"), ("POST", "/api/auth/login"), ("POST", "/api/auth/refresh"),
@@ -124,7 +133,8 @@ async def world(pg_url):
         key = await owner.create_key("read:clients")
         yield World(srv, owner, {"c": client["id"], "k": contact.json()["id"], "v": 1,
                                  "a": key["id"], "key": "voice_speed", "p": 1,
-                                 "provider": "google", "w": 1, "d": 1, "n": "PN1", "l": 1})
+                                 "provider": "google", "w": 1, "d": 1, "n": "PN1", "l": 1,
+                                 "x": 1})
 
 
 def test_the_table_covers_every_operation(world):
@@ -134,7 +144,8 @@ def test_the_table_covers_every_operation(world):
               .replace("{v}", "{conversation_id}").replace("{a}", "{key_id}")
               .replace("{p}", "{appointment_id}")
               .replace("{w}", "{endpoint_id}").replace("{d}", "{delivery_id}")
-              .replace("{n}", "{number_sid}").replace("{l}", "{call_id}"))
+              .replace("{n}", "{number_sid}").replace("{l}", "{call_id}")
+              .replace("{x}", "{execution_id}"))
              for m, p, _ in ROUTES}
     assert documented == table | PUBLIC
     for method, path in table:
