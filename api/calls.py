@@ -18,6 +18,7 @@ from api.auth import Principal, require
 from api.clients import load as load_client
 from api.conversations import ConversationOut, ConversationSummary, utc
 from api.errors import ApiError, responses
+from api.sentiment import of_transcript
 from api.validation import CleanStr, Id, Phone
 from db import active_calls, appointments, call_feedback, call_notes, conversations, messages
 from db.conversations import Conversation, ConversationFilter
@@ -27,6 +28,11 @@ router = APIRouter(prefix="/calls", tags=["calls"])
 
 Read = Annotated[Principal, Depends(require("read:conversations"))]
 Write = Annotated[Principal, Depends(require("write:calls"))]
+
+# Sentiment is scored on request (api/sentiment.py), so a sentiment filter scores the newest
+# calls that pass the other filters and pages through those that match.
+SENTIMENT_SCAN = 1000
+SentimentLabel = Literal["positive", "neutral", "negative", "none"]
 
 
 class FeedbackIn(BaseModel):
@@ -63,13 +69,24 @@ class CallOut(ConversationOut):
     summary: str | None = Field(None, description="Written after the call ends")
     outcome: str | None = Field(None, examples=["booked"])
     live: bool = Field(description="A server process is carrying the call now")
+    sentiment: SentimentLabel = Field(description="From the caller's turns (VADER)")
     feedback: list[FeedbackOut] = Field(default_factory=list)
     notes: list[NoteOut] = Field(default_factory=list,
                                  description="Transcript notes appended through the API")
 
 
+class CallSummary(ConversationSummary):
+    sentiment: SentimentLabel = Field(description="From the caller's turns (VADER); none when"
+                                      " the caller said nothing")
+
+    @classmethod
+    def of(cls, c: Conversation) -> CallSummary:
+        return cls(**ConversationSummary.of(c).model_dump(),
+                   sentiment=of_transcript(c.transcript).label)
+
+
 class CallList(BaseModel):
-    items: list[ConversationSummary]
+    items: list[CallSummary]
     total: int = Field(examples=[1])
     page: int = Field(examples=[1])
     per_page: int = Field(examples=[20])
@@ -109,18 +126,30 @@ async def list_calls(
     date_from: Annotated[datetime | None, Query(
         description="Calls created at or after (ISO-8601; UTC when no offset)")] = None,
     date_to: Annotated[datetime | None, Query(description="Calls created before")] = None,
+    sentiment: Annotated[SentimentLabel | None, Query(
+        description=f"Only calls of this sentiment, among the {SENTIMENT_SCAN} newest that"
+                    " match the other filters")] = None,
 ) -> CallList:
     since, until = utc(date_from), utc(date_to)
     if since is not None and until is not None and until <= since:
         raise ApiError(422, [{"field": "date_to", "message": "must be after date_from"}])
     if client_id is not None:
         await load_client(request, principal, client_id)
-    items, total = await conversations.list_for_owner(
-        request.state.api.pool, principal.user_id,
-        ConversationFilter(since=since, until=until, status=status), client_id=client_id,
-        limit=per_page, offset=(page - 1) * per_page)
-    return CallList(items=[ConversationSummary.of(c) for c in items], total=total, page=page,
-                    per_page=per_page, pages=math.ceil(total / per_page))
+    found = ConversationFilter(since=since, until=until, status=status)
+    offset = (page - 1) * per_page
+    if sentiment is None:
+        rows, total = await conversations.list_for_owner(
+            request.state.api.pool, principal.user_id, found, client_id=client_id,
+            limit=per_page, offset=offset)
+        items = [CallSummary.of(c) for c in rows]
+    else:
+        rows, _ = await conversations.list_for_owner(
+            request.state.api.pool, principal.user_id, found, client_id=client_id,
+            limit=SENTIMENT_SCAN, offset=0)
+        matching = [i for i in map(CallSummary.of, rows) if i.sentiment == sentiment]
+        items, total = matching[offset:offset + per_page], len(matching)
+    return CallList(items=items, total=total, page=page, per_page=per_page,
+                    pages=math.ceil(total / per_page))
 
 
 @router.get("/{call_id}", response_model=CallOut,
@@ -135,6 +164,7 @@ async def get_call(call_id: Id, request: Request, principal: Read) -> CallOut:
     live = conv.status == "active" and await active_calls.is_live(
         state.pool, conv.id, stale_after_seconds=state.settings.stale_after_seconds)
     return CallOut(**base.model_dump(), summary=conv.summary, outcome=conv.outcome, live=live,
+                   sentiment=of_transcript(conv.transcript).label,
                    feedback=[FeedbackOut(**vars(f)) for f in
                              await call_feedback.for_conversation(state.pool, conv.id)],
                    notes=[NoteOut(**vars(n)) for n in

@@ -42,6 +42,28 @@ async def test_the_list_spans_the_owners_clients_with_pages_and_filters(owner, s
     assert (await owner.get("/api/v1/calls")).json()["total"] == 3
 
 
+async def test_calls_carry_the_callers_sentiment_and_filter_by_it(owner, pool):
+    client = await owner.create_client()
+    happy = await make_call(pool, client["id"], "CAhappy", turns=(
+        ("assistant", "Hello"), ("user", "Great, thank you so much, that's wonderful!")))
+    cross = await make_call(pool, client["id"], "CAcross", turns=(
+        ("assistant", "Hello"), ("user", "This is terrible. I'm angry and upset.")))
+    silent = await make_call(pool, client["id"], "CAsilent", turns=(("assistant", "Hello"),))
+    listed = (await owner.get("/api/calls", params={"client_id": client["id"]})).json()
+    assert {c["id"]: c["sentiment"] for c in listed["items"]} == {
+        happy: "positive", cross: "negative", silent: "none"}
+    for label, call_id in (("positive", happy), ("negative", cross), ("none", silent)):
+        body = (await owner.get("/api/calls", params={"client_id": client["id"],
+                                                      "sentiment": label})).json()
+        assert ([c["id"] for c in body["items"]], body["total"]) == ([call_id], 1)
+    neutral = await owner.get("/api/calls", params={"client_id": client["id"],
+                                                    "sentiment": "neutral"})
+    assert neutral.json()["total"] == 0
+    assert (await owner.get(f"/api/calls/{cross}")).json()["sentiment"] == "negative"
+    assert fields(await owner.get("/api/calls", params={"sentiment": "happy"})) \
+        == {"sentiment"}
+
+
 async def test_bad_list_queries_are_422_and_another_owners_client_is_404(owner, server):
     for params, field in (({"per_page": 0}, "per_page"), ({"page": 0}, "page"),
                           ({"status": "ringing"}, "status"), ({"date_from": "yesterday"},
