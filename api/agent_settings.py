@@ -55,6 +55,10 @@ STANDARD: dict[str, Spec] = {
                                 " messages"),
     "daily_digest": Spec("boolean", True, "E-mail the owners a digest of the day's calls"),
     "digest_hour": Spec("integer", 8, "Local hour the daily digest is sent", 0, 23),
+    "recording": Spec("boolean", False, "Record both sides of each call (stereo WAV) and keep"
+                      " the caller's stream for replay"),
+    "recording_retention_days": Spec("integer", 30, "Delete a call's recording this many days"
+                                     " after the call", 1, 3650),
 }
 
 

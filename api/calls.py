@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from api import recordings
 from api.auth import Principal, require
 from api.clients import load as load_client
 from api.conversations import ConversationOut, ConversationSummary, utc
@@ -70,6 +71,8 @@ class CallOut(ConversationOut):
     outcome: str | None = Field(None, examples=["booked"])
     live: bool = Field(description="A server process is carrying the call now")
     sentiment: SentimentLabel = Field(description="From the caller's turns (VADER)")
+    recording_url: str | None = Field(None, description="Both sides as a stereo WAV, for"
+                                      " recorded calls once they end; the link expires")
     feedback: list[FeedbackOut] = Field(default_factory=list)
     notes: list[NoteOut] = Field(default_factory=list,
                                  description="Transcript notes appended through the API")
@@ -165,10 +168,27 @@ async def get_call(call_id: Id, request: Request, principal: Read) -> CallOut:
         state.pool, conv.id, stale_after_seconds=state.settings.stale_after_seconds)
     return CallOut(**base.model_dump(), summary=conv.summary, outcome=conv.outcome, live=live,
                    sentiment=of_transcript(conv.transcript).label,
+                   recording_url=getattr(recordings.link(state, conv), "url", None),
                    feedback=[FeedbackOut(**vars(f)) for f in
                              await call_feedback.for_conversation(state.pool, conv.id)],
                    notes=[NoteOut(**vars(n)) for n in
                           await call_notes.for_conversation(state.pool, conv.id)])
+
+
+@router.get("/{call_id}/recording", response_model=recordings.RecordingLink,
+            summary="A link to the call's recording, both sides, that expires"
+                    " (scope read:conversations)",
+            responses=responses(401, 403, 404, 409, 429))
+async def get_recording(call_id: Id, request: Request, principal: Read
+                        ) -> recordings.RecordingLink:
+    conv = await _load(request, principal, call_id)
+    if conv.recording_path is None:
+        raise ApiError(404, "this call was not recorded (the client's recording setting)",
+                       "not_recorded")
+    found = recordings.link(request.state.api, conv)
+    if found is None:
+        raise ApiError(409, "the call is still in progress", "call_in_progress")
+    return found
 
 
 async def _request_action(request: Request, principal: Principal, call_id: int,

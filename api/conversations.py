@@ -19,6 +19,7 @@ from api.validation import CleanStr, Id
 from db import appointments, conversations, messages
 from db.conversations import Conversation, ConversationFilter
 from db.messages import Message
+from voice.recorder import remove_recording
 
 router = APIRouter(prefix="/clients/{client_id}/conversations", tags=["conversations"])
 
@@ -245,6 +246,8 @@ async def delete_conversation(client_id: Id, conversation_id: Id, request: Reque
     conv = await conversations.get_for_client(pool, client_id, conversation_id)
     if conv is None:
         raise ApiError(404, "conversation not found")
-    if not await conversations.delete_ended_for_client(pool, client_id, conversation_id):
+    deleted = await conversations.delete_ended_for_client(pool, client_id, conversation_id)
+    if deleted is None:
         raise ApiError(409, "the call is still in progress", "call_in_progress")
+    await remove_recording(deleted.recording_path)
     return Response(status_code=204)

@@ -22,6 +22,7 @@ from api import (
     google_login,
     integrations,
     microsoft,
+    recordings,
     seed_paths,
     tool_audit,
     twilio_numbers,
@@ -63,7 +64,7 @@ def router() -> APIRouter:
     api = APIRouter(prefix="/api", responses=responses(422, 500))
     for module in (auth_routes, google_login, clients, agent_settings, contacts,
                    conversations, calendar, microsoft, calendar_events, appointments, api_keys,
-                   active_calls, admin, account_settings, seed_paths, analytics,
+                   active_calls, admin, account_settings, seed_paths, analytics, recordings,
                    tool_audit):
         api.include_router(module.router)
     # The Vami spec's path for keys: the same routes, documented once.

@@ -32,6 +32,7 @@ class Conversation:
     transferred_to: str | None = None
     summary: str | None = None
     outcome: str | None = None
+    recording_path: str | None = None
 
 
 _COLUMNS = ", ".join(Conversation.__dataclass_fields__)
@@ -168,12 +169,39 @@ async def get_for_client(db: Executor, client_id: int,
     return Conversation(**row) if row else None
 
 
-async def delete_ended_for_client(db: Executor, client_id: int, conversation_id: int) -> bool:
+@dataclass(frozen=True)
+class Deleted:
+    recording_path: str | None
+
+
+async def delete_ended_for_client(db: Executor, client_id: int,
+                                  conversation_id: int) -> Deleted | None:
     """Only a finished call can be deleted: a live one is still writing its transcript."""
-    result = await db.execute(
-        "DELETE FROM conversations WHERE id = $1 AND client_id = $2 AND status = 'ended'",
-        conversation_id, client_id)
-    return result.endswith(" 1")
+    row = await db.fetchrow(
+        "DELETE FROM conversations WHERE id = $1 AND client_id = $2 AND status = 'ended'"
+        " RETURNING recording_path", conversation_id, client_id)
+    return Deleted(row["recording_path"]) if row else None
+
+
+async def set_recording(db: Executor, conversation_id: int, path: str) -> None:
+    await db.execute("UPDATE conversations SET recording_path = $2 WHERE id = $1",
+                     conversation_id, path)
+
+
+async def expired_recordings(db: Executor, *, limit: int = 500) -> list[tuple[int, str]]:
+    """Ended calls whose recording is older than its client's ``recording_retention_days``
+    (30 when not set)."""
+    rows = await db.fetch(
+        "SELECT c.id, c.recording_path FROM conversations c JOIN clients k ON k.id = c.client_id"
+        " WHERE c.recording_path IS NOT NULL AND c.status = 'ended' AND c.ended_at < now()"
+        " - make_interval(days => COALESCE((k.settings->>'recording_retention_days')::int, 30))"
+        " ORDER BY c.ended_at LIMIT $1", limit)
+    return [(r["id"], r["recording_path"]) for r in rows]
+
+
+async def forget_recording(db: Executor, conversation_id: int) -> None:
+    await db.execute("UPDATE conversations SET recording_path = NULL WHERE id = $1",
+                     conversation_id)
 
 
 async def set_transferred(db: Executor, conversation_id: int, number: str) -> None:

@@ -18,6 +18,7 @@ from pgqueuer.models import Job, Schedule
 from db import outbox
 from events import fanout, notifications, texts, webhooks
 from events.deps import Deps
+from events.recording_retention import RECORDING_RETENTION, expire_recordings
 from tools.messaging import SEND_EMAIL, SEND_SMS
 
 log = logging.getLogger("frontdesk.events")
@@ -53,6 +54,10 @@ def build(deps: Deps, conn: asyncpg.Connection) -> PgQueuer:
     @pgq.schedule(notifications.DIGEST, "5 * * * *")
     async def digest(_schedule: Schedule) -> None:
         await notifications.digests(deps)
+
+    @pgq.schedule(RECORDING_RETENTION, "23 * * * *")
+    async def recording_retention(_schedule: Schedule) -> None:
+        await expire_recordings(deps.pool)
 
     return pgq
 

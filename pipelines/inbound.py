@@ -46,7 +46,7 @@ from pipelines.dtmf_transfer import OperatorDigit
 from pipelines.playback import Playback, PlaybackMarker
 from pipelines.providers import CallServices
 from pipelines.shared_vad import SharedSileroVADAnalyzer
-from pipelines.twilio_serializer import CallTwilioSerializer, Recorder
+from pipelines.twilio_serializer import CallAudio, CallTwilioSerializer, Recorder
 from tools.audit import run_tool
 from tools.context import ToolContext
 from tools.registry import tools_for
@@ -83,6 +83,7 @@ class CallOptions:
     operator_digit: str | None = None   # a key that asks for a transfer
     send_timeout: float = 2.0
     recorder: Recorder | None = None    # keeps the inbound stream, when the client asks
+    audio: CallAudio | None = None      # both sides as a stereo WAV, when the client asks
 
 
 def build_inbound(*, ws: WebSocket, link: TwilioLink, services: CallServices, hooks: CallHooks,
@@ -91,7 +92,8 @@ def build_inbound(*, ws: WebSocket, link: TwilioLink, services: CallServices, ho
     # Hang-up is the call's job (after the goodbye's mark), never the serializer's.
     serializer = CallTwilioSerializer(
         stream_sid=link.stream_sid, call_sid=link.call_sid, hooks=hooks, playback=playback,
-        recorder=options.recorder, params=TwilioFrameSerializer.InputParams(auto_hang_up=False))
+        recorder=options.recorder, audio=options.audio,
+        params=TwilioFrameSerializer.InputParams(auto_hang_up=False))
     socket = BoundedSendWebSocket(ws, options.send_timeout, hooks.on_send_timeout)
     transport = FastAPIWebsocketTransport(socket, FastAPIWebsocketParams(  # type: ignore[arg-type]
         audio_in_enabled=True, audio_out_enabled=True, add_wav_header=False,

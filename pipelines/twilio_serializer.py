@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
 import time
 from typing import Protocol
@@ -41,16 +42,26 @@ class Recorder(Protocol):
         """Keep one inbound message as received."""
 
 
+class CallAudio(Protocol):
+    """Both sides' μ-law audio as it crosses the wire (voice/call_audio.py)."""
+
+    def caller(self, ulaw: bytes) -> None: ...
+
+    def agent(self, ulaw: bytes) -> None: ...
+
+
 class CallTwilioSerializer(TwilioFrameSerializer):
     """Drops malformed messages (counted, logged once), reports ``stop`` to the call and
     keeps the playback ledger: marks sent, ``clear`` sent, marks echoed."""
 
     def __init__(self, *args: object, hooks: CallHooks, playback: Playback,
-                 recorder: Recorder | None = None, **kwargs: object) -> None:
+                 recorder: Recorder | None = None, audio: CallAudio | None = None,
+                 **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         self._hooks = hooks
         self._playback = playback
         self._recorder = recorder
+        self._audio = audio
         self.malformed = 0
         self._drops = Throttled(log, _DROP_LOG_SECONDS)
         self.last_received = time.monotonic()
@@ -63,7 +74,11 @@ class CallTwilioSerializer(TwilioFrameSerializer):
                 return None
             clears = self._clears
             payload = await super().serialize(frame)
-            return payload if clears == self._clears else None  # a clear went out meanwhile
+            if clears != self._clears:
+                return None  # a clear went out meanwhile
+            if self._audio is not None and isinstance(payload, str):
+                self._audio.agent(base64.b64decode(json.loads(payload)["media"]["payload"]))
+            return payload
         if isinstance(frame, InterruptionFrame):
             self._clears += 1
             self._stale_until = time.monotonic() + _STALE_AFTER_CLEAR_SECONDS
@@ -93,9 +108,12 @@ class CallTwilioSerializer(TwilioFrameSerializer):
             self._playback.on_echo(name)
             return None
         if event == "media":
-            why = _bad_media(field(message, "media", "payload"))
+            payload = field(message, "media", "payload")
+            why = _bad_media(payload)
             if why:
                 return self._drop(why)
+            if self._audio is not None:
+                self._audio.caller(base64.b64decode(str(payload)))
         elif event == "dtmf":
             digit = field(message, "dtmf", "digit")
             if not isinstance(digit, str) or digit not in _DTMF_DIGITS:

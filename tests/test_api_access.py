@@ -55,6 +55,7 @@ ROUTES = [
     ("POST", "/api/calls/{l}/transfer", "write:calls"),
     ("POST", "/api/calls/{l}/feedback", "write:calls"),
     ("POST", "/api/calls/{l}/transcript", "write:calls"),
+    ("GET", "/api/calls/{l}/recording", "read:conversations"),
     ("GET", "/api/clients/{c}/appointments", "read:appointments"),
     ("POST", "/api/clients/{c}/appointments", "write:appointments"),
     ("GET", "/api/clients/{c}/appointments/{p}", "read:appointments"),
@@ -109,6 +110,7 @@ PUBLIC = {
     ("POST", "/api/auth/forgot-password"), ("POST", "/api/auth/reset-password"),
     ("GET", "/api/auth/google/callback"), ("GET", "/api/calendar/oauth/callback"),
     ("GET", "/api/calendar/microsoft/oauth/callback"),
+    ("GET", "/api/recordings/{token}"),   # the signed link is the credential
 }
 _IDS = [f"{m} {p}" for m, p, _ in ROUTES]
 

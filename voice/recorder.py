@@ -8,6 +8,7 @@ under FRONTDESK_HOME/recordings/<client id>/<CallSid>.jsonl. The call token is n
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from datetime import UTC, datetime
@@ -15,6 +16,20 @@ from pathlib import Path
 from typing import IO
 
 FORMAT_VERSION = 1
+
+
+def recording_path(home: Path, client_id: int, call_sid: str, suffix: str) -> Path:
+    """Where a call's recordings live: the replayable stream (.jsonl), both sides (.wav)."""
+    return home / "recordings" / str(client_id) / f"{call_sid}{suffix}"
+
+
+async def remove_recording(path: str | None) -> None:
+    """Delete a call's audio: the stereo WAV at ``path`` and the replayable stream beside it."""
+    if path is None:
+        return
+    wav = Path(path)
+    for file in (wav, wav.with_suffix(".jsonl")):
+        await asyncio.to_thread(file.unlink, missing_ok=True)
 
 
 class InboundRecorder:
@@ -26,7 +41,7 @@ class InboundRecorder:
     def open(cls, home: Path, *, client_id: int, call_sid: str, stream_sid: str, to: str,
              caller: str, account_sid: str) -> InboundRecorder:
         """Create the file and write the header and a token-free ``start`` (blocking)."""
-        path = home / "recordings" / str(client_id) / f"{call_sid}.jsonl"
+        path = recording_path(home, client_id, call_sid, ".jsonl")
         path.parent.mkdir(parents=True, exist_ok=True)
         recorder = cls(path.open("w", encoding="utf-8"))
         recorder._line({"recording": FORMAT_VERSION, "source": "server",

@@ -26,8 +26,9 @@ from pipelines.inbound import CallOptions, CallPipeline, TwilioLink, build_inbou
 from pipelines.playback import Playback
 from pipelines.providers import ProviderFactory, ProviderPlan
 from tools.context import ToolContext
+from voice.call_audio import CallAudioRecorder
 from voice.meter import TalkTimeMeter
-from voice.recorder import InboundRecorder
+from voice.recorder import InboundRecorder, recording_path
 from voice.twilio_rest import TwilioRest
 
 log = logging.getLogger("frontdesk.call")
@@ -103,6 +104,7 @@ class CallSession:
         # An owner may switch transcripts off; usage, metrics and the audit are kept.
         self._keep_transcript = self.client.settings.get("enable_transcription", True) is not False
         self._recorder: InboundRecorder | None = None
+        self._audio: CallAudioRecorder | None = None
         self._finalized = False
         self._writes: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -119,6 +121,10 @@ class CallSession:
                     call_sid=self.call_sid, stream_sid=self.id.stream_sid,
                     to=self.client.phone_number, caller=self.id.conversation.caller_phone,
                     account_sid=self._settings.twilio_account_sid or "")
+                self._audio = await asyncio.to_thread(CallAudioRecorder, recording_path(
+                    self._settings.frontdesk_home, self.client.id, self.call_sid, ".wav"))
+                await conversations.set_recording(self._pool, self.conversation_id,
+                                                  str(self._audio.path))
             self._pipeline = self._build(ws)
             self._spawn(self._write_loop())
             self._spawn(self.meter.run(self._out_of_talk_time))
@@ -154,7 +160,8 @@ class CallSession:
             silence_timeout=float(settings.get("silence_timeout", DEFAULT_SILENCE_TIMEOUT)),
             operator_digit=str(settings.get("transfer_digit", "0")) if self._transfer_number()
             else None,
-            send_timeout=self._settings.ws_send_timeout_seconds, recorder=self._recorder)
+            send_timeout=self._settings.ws_send_timeout_seconds, recorder=self._recorder,
+            audio=self._audio)
         return build_inbound(ws=ws, link=TwilioLink(self.id.stream_sid, self.call_sid),
                              services=services, hooks=self, tool_ctx=tool_ctx,
                              playback=self.playback, options=options)
@@ -426,6 +433,8 @@ class CallSession:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._recorder is not None:
             await asyncio.to_thread(self._recorder.close)
+        if self._audio is not None:
+            await asyncio.to_thread(self._audio.close)
         await finalize_conversation(self._pool, conversation_id=self.conversation_id,
                                     client_id=self.client.id, call_sid=self.call_sid,
                                     end_reason=self.end_reason or "completed",
