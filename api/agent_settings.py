@@ -55,6 +55,10 @@ STANDARD: dict[str, Spec] = {
                                 " messages"),
     "daily_digest": Spec("boolean", True, "E-mail the owners a digest of the day's calls"),
     "digest_hour": Spec("integer", 8, "Local hour the daily digest is sent", 0, 23),
+    "outbound_greeting": Spec("string", None, "First thing the agent says on a call it"
+                              " places (default: the greeting)", 1, 300),
+    "voicemail_message": Spec("string", None, "What a placed call leaves on an answering"
+                              " machine (unset: hang up)", 1, 500),
     "recording": Spec("boolean", False, "Record both sides of each call (stereo WAV) and keep"
                       " the caller's stream for replay"),
     "recording_retention_days": Spec("integer", 30, "Delete a call's recording this many days"
@@ -64,7 +68,7 @@ STANDARD: dict[str, Spec] = {
 
 def defaults() -> dict[str, Any]:
     """Written into a new client's settings so the pipeline sees explicit values."""
-    return {k: s.default for k, s in STANDARD.items() if k != GREETING}
+    return {k: s.default for k, s in STANDARD.items() if k != GREETING and s.default is not None}
 
 
 class SettingOut(BaseModel):

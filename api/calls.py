@@ -21,9 +21,18 @@ from api.conversations import ConversationOut, ConversationSummary, utc
 from api.errors import ApiError, responses
 from api.sentiment import of_transcript
 from api.validation import CleanStr, Id, Phone
-from db import active_calls, appointments, call_feedback, call_notes, conversations, messages
+from db import (
+    active_calls,
+    appointments,
+    call_feedback,
+    call_notes,
+    conversations,
+    messages,
+    outbound_calls,
+)
 from db.conversations import Conversation, ConversationFilter
 from voice import call_control
+from voice.twilio_rest import CallNotPlaced
 
 router = APIRouter(prefix="/calls", tags=["calls"])
 
@@ -101,6 +110,29 @@ class TransferIn(BaseModel):
     to: Phone = Field(examples=["+14155550199"])
 
 
+class PlaceCallIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    client_id: int = Field(ge=1, le=2**63 - 1, examples=[1])
+    to: Phone = Field(examples=["+14155550123"])
+    greeting: CleanStr | None = Field(
+        None, min_length=1, max_length=300,
+        examples=["Hi, this is Bright Smile Dental calling about your appointment."],
+        description="What the agent says when a person answers (default: the client's"
+                    " outbound_greeting setting, else its greeting)")
+    on_machine: Literal["voicemail", "hang_up"] | None = Field(
+        None, description="When an answering machine picks up (default: voicemail when the"
+                          " client has a voicemail_message, else hang_up)")
+
+
+class PlacedCallOut(BaseModel):
+    outbound_id: int = Field(examples=[5])
+    call_sid: str = Field(examples=["CA0123456789abcdef0123456789abcdef"])
+    client_id: int = Field(examples=[1])
+    to: str = Field(examples=["+14155550123"])
+    status: Literal["queued"] = Field(description="Twilio rings the number; once a person"
+                                      " answers, the call appears in GET /api/calls")
+
+
 class ActionOut(BaseModel):
     id: int = Field(examples=[42])
     call_sid: str = Field(examples=["CA0123456789abcdef0123456789abcdef"])
@@ -153,6 +185,46 @@ async def list_calls(
         items, total = matching[offset:offset + per_page], len(matching)
     return CallList(items=items, total=total, page=page, per_page=per_page,
                     pages=math.ceil(total / per_page))
+
+
+@router.post("", status_code=201, response_model=PlacedCallOut,
+             summary="Place an outbound call: the agent talks to whoever answers, a machine"
+                     " gets the voicemail or a hang-up (scope write:calls)",
+             responses=responses(401, 403, 404, 409, 422, 429, 502, 503))
+async def place_call(body: PlaceCallIn, request: Request, principal: Write) -> PlacedCallOut:
+    state = request.state.api
+    client = await load_client(request, principal, body.client_id)
+    if not client.is_active:
+        raise ApiError(409, "the client is not active", "client_inactive")
+    if client.balance_seconds <= 0:
+        raise ApiError(409, "the client has no talk time left; top it up first", "no_balance")
+    voicemail = client.settings.get("voicemail_message")
+    voicemail = voicemail if isinstance(voicemail, str) and voicemail.strip() else None
+    on_machine = body.on_machine or ("voicemail" if voicemail else "hang_up")
+    if on_machine == "voicemail" and voicemail is None:
+        raise ApiError(422, [{"field": "on_machine", "message": "the client has no"
+                              " voicemail_message setting to leave"}])
+    greeting = body.greeting or client.settings.get("outbound_greeting") or None
+    placed = await outbound_calls.insert(
+        state.pool, client_id=client.id, to_number=body.to, greeting=greeting,
+        on_machine=on_machine, voicemail=voicemail, requested_by=principal.user_id)
+    base = state.settings.public_url.rstrip("/")
+    form = {"To": body.to, "From": client.phone_number,
+            "Url": f"{base}/voice/outbound?id={placed.id}",
+            "Method": "POST", "StatusCallback": f"{base}/voice/status",
+            "StatusCallbackEvent": "completed",
+            # Waiting for the greeting's end lets a voicemail start after the beep.
+            "MachineDetection": "DetectMessageEnd" if on_machine == "voicemail" else "Enable"}
+    try:
+        call_sid = await request.state.voice.twilio.place_call(form)
+    except CallNotPlaced as exc:
+        await outbound_calls.delete(state.pool, placed.id)
+        raise ApiError(exc.status, exc.reason,
+                       "twilio_not_configured" if exc.status == 503 else "call_not_placed"
+                       ) from None
+    await outbound_calls.set_call_sid(state.pool, placed.id, call_sid)
+    return PlacedCallOut(outbound_id=placed.id, call_sid=call_sid, client_id=client.id,
+                         to=body.to, status="queued")
 
 
 @router.get("/{call_id}", response_model=CallOut,

@@ -33,6 +33,7 @@ class Conversation:
     summary: str | None = None
     outcome: str | None = None
     recording_path: str | None = None
+    direction: str = "inbound"
 
 
 _COLUMNS = ", ".join(Conversation.__dataclass_fields__)
@@ -181,6 +182,11 @@ async def delete_ended_for_client(db: Executor, client_id: int,
         "DELETE FROM conversations WHERE id = $1 AND client_id = $2 AND status = 'ended'"
         " RETURNING recording_path", conversation_id, client_id)
     return Deleted(row["recording_path"]) if row else None
+
+
+async def set_outbound(db: Executor, conversation_id: int) -> None:
+    await db.execute("UPDATE conversations SET direction = 'outbound' WHERE id = $1",
+                     conversation_id)
 
 
 async def set_recording(db: Executor, conversation_id: int, path: str) -> None:

@@ -32,6 +32,7 @@ from voice.call_control import CallControlListener
 from voice.liveness import ProcessLiveness
 from voice.load import LoadMonitor
 from voice.media_stream import media_stream
+from voice.outbound import outbound_webhook
 from voice.readiness import Readiness
 from voice.registry import CallRegistry
 from voice.signatures import TwilioSignatures
@@ -171,6 +172,7 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
     app.include_router(api.routes.router())
     docs_pages.install(app)
     app.add_route("/voice", voice_webhook, methods=["POST"], include_in_schema=False)
+    app.add_route("/voice/outbound", outbound_webhook, methods=["POST"], include_in_schema=False)
     app.add_route("/voice/status", status_callback, methods=["POST"], include_in_schema=False)
     app.add_route("/sms", sms_webhook, methods=["POST"], include_in_schema=False)
     app.add_route("/sms/status", sms_status, methods=["POST"], include_in_schema=False)

@@ -55,11 +55,12 @@ class FakeCall:
 
     # -- the webhook ------------------------------------------------------------------------
 
-    async def dial(self, *, signature: str | None = None, **form_overrides: str
-                   ) -> httpx.Response:
+    async def dial(self, *, signature: str | None = None, path: str = "/voice",
+                   **form_overrides: str) -> httpx.Response:
+        """Twilio's webhook for the call: /voice, or the URL an outbound call was placed with."""
         form = wire.voice_form(call_sid=self.call_sid, to=self.to, caller=self.caller,
                                account_sid=ACCOUNT_SID) | form_overrides
-        url = f"{self.base_url}/voice"
+        url = f"{self.base_url}{path}"
         sig = signature if signature is not None else wire.sign(self.auth_token, url, form)
         async with httpx.AsyncClient() as http:
             response = await http.post(url, data=form, headers={"X-Twilio-Signature": sig})

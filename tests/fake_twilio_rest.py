@@ -34,6 +34,7 @@ class FakeTwilioRest:
     number_updates: list[dict] = field(default_factory=list)
     fail_numbers: int = 0
     accounts: dict[str, str] = field(default_factory=dict)  # sid -> token it accepts (any if empty)
+    placed: list[dict] = field(default_factory=list)          # every Calls.json POST (outbound)
 
     def redirects(self, call_sid: str) -> list[dict]:
         return [r for r in self.requests if r["call_sid"] == call_sid and "Twiml" in r["form"]]
@@ -87,6 +88,17 @@ async def fake_twilio_rest() -> AsyncIterator[FakeTwilioRest]:
             state.ended.add(call_sid)
         return JSONResponse({"sid": call_sid, "status": form.get("Status", "in-progress")})
 
+    async def create_call(request: Request) -> JSONResponse:
+        if (denied := refused(request)) is not None:
+            return denied
+        form = dict(parse_qsl((await request.body()).decode()))
+        if not form.get("To", "").startswith("+") or not form.get("Url"):
+            return _error(400, 21211, "Invalid 'To' Phone Number")
+        sid = f"CA{next(_sids):032x}"
+        state.placed.append({"sid": sid, "form": form})
+        return JSONResponse({"sid": sid, "status": "queued", "to": form["To"],
+                             "from": form.get("From"), "direction": "outbound-api"}, 201)
+
     async def create_message(request: Request) -> JSONResponse:
         if (denied := refused(request)) is not None:
             return denied
@@ -139,6 +151,7 @@ async def fake_twilio_rest() -> AsyncIterator[FakeTwilioRest]:
 
     prefix = "/2010-04-01/Accounts/{account}"
     app = Starlette(routes=[
+        Route(prefix + "/Calls.json", create_call, methods=["POST"]),
         Route(prefix + "/Calls/{call_sid}.json", update_call, methods=["POST"]),
         Route(prefix + "/Messages.json", create_message, methods=["POST"]),
         Route(prefix + "/IncomingPhoneNumbers.json", list_numbers, methods=["GET"]),

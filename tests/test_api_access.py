@@ -50,6 +50,7 @@ ROUTES = [
     ("POST", "/api/api-keys/{a}/rotate", "manage:api_keys"),
     ("GET", "/api/active-calls", "read:calls"),
     ("GET", "/api/calls", "read:conversations"),
+    ("POST", "/api/calls", "write:calls"),
     ("GET", "/api/calls/{l}", "read:conversations"),
     ("POST", "/api/calls/{l}/end", "write:calls"),
     ("POST", "/api/calls/{l}/transfer", "write:calls"),

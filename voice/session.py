@@ -17,7 +17,7 @@ from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocket
 from twilio.twiml.voice_response import VoiceResponse
 
-from db import active_calls, clients, conversations, usage
+from db import active_calls, clients, conversations, outbound_calls, usage
 from db.clients import Client
 from db.conversations import Conversation
 from events import call_summary
@@ -105,6 +105,7 @@ class CallSession:
         self._keep_transcript = self.client.settings.get("enable_transcription", True) is not False
         self._recorder: InboundRecorder | None = None
         self._audio: CallAudioRecorder | None = None
+        self._greeting = self.client.initial_greeting   # an outbound call may bring its own
         self._finalized = False
         self._writes: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -125,6 +126,10 @@ class CallSession:
                     self._settings.frontdesk_home, self.client.id, self.call_sid, ".wav"))
                 await conversations.set_recording(self._pool, self.conversation_id,
                                                   str(self._audio.path))
+            if self.id.conversation.direction == "outbound":
+                placed = await outbound_calls.by_call_sid(self._pool, self.call_sid)
+                if placed is not None and placed.greeting:
+                    self._greeting = placed.greeting
             self._pipeline = self._build(ws)
             self._spawn(self._write_loop())
             self._spawn(self.meter.run(self._out_of_talk_time))
@@ -156,7 +161,7 @@ class CallSession:
                                settings=self._settings)
         settings = self.client.settings
         options = CallOptions(
-            greeting=self.client.initial_greeting,
+            greeting=self._greeting,
             silence_timeout=float(settings.get("silence_timeout", DEFAULT_SILENCE_TIMEOUT)),
             operator_digit=str(settings.get("transfer_digit", "0")) if self._transfer_number()
             else None,

@@ -1,4 +1,4 @@
-"""The two things a call asks of Twilio's REST API: hang up, and redirect (transfer).
+"""What calls ask of Twilio's REST API: hang up, redirect (transfer), and place a call.
 
 Both are idempotent from our side: a call Twilio no longer knows (HTTP 404 / error 20404)
 has already ended, which is what we wanted.
@@ -25,6 +25,21 @@ class _Unavailable(Exception):
         self.response = response
 
 
+class CallNotPlaced(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _json(response: httpx.Response) -> dict:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
 class TwilioRest:
     def __init__(self, http: httpx.AsyncClient, *, base_url: str, account_sid: str | None,
                  auth_token: str | None, breakers: Breakers | None = None) -> None:
@@ -45,6 +60,35 @@ class TwilioRest:
     async def redirect(self, call_sid: str, twiml: str) -> bool:
         """Replace what the live call is doing with ``twiml``; False if it is over."""
         return await self._update(call_sid, {"Twiml": twiml})
+
+    async def place_call(self, form: dict[str, str]) -> str:
+        """Create a call (Calls.json); its CallSid. Raises CallNotPlaced with Twilio's reason."""
+        if not self.configured:
+            raise CallNotPlaced(503, "Twilio REST credentials are not configured")
+        url = f"{self._base}/2010-04-01/Accounts/{self._account}/Calls.json"
+
+        async def post() -> httpx.Response:
+            response = await self._http.post(url, data=form, timeout=TIMEOUT,
+                                             auth=(self._account or "", self._token or ""))
+            if response.status_code >= 500 or response.status_code == 429:
+                raise _Unavailable(response)
+            return response
+
+        breaker = self._breakers.get(f"twilio:{self._base}:{self._account}")
+        try:
+            response = await breaker.call(post)
+        except _Unavailable as exc:
+            raise CallNotPlaced(502, f"Twilio answered HTTP {exc.response.status_code}") from None
+        except (httpx.HTTPError, BreakerOpen) as exc:
+            raise CallNotPlaced(502, f"Twilio could not be reached ({type(exc).__name__})") \
+                from None
+        body = _json(response)
+        if response.status_code == 201 and isinstance(body.get("sid"), str):
+            return body["sid"]
+        # Twilio's own reason (21211: invalid 'To', 21210: 'From' not verified, ...).
+        reason = body.get("message") or f"HTTP {response.status_code}"
+        raise CallNotPlaced(502 if response.status_code in (401, 403) else 422,
+                            f"Twilio refused the call: {reason} (code {body.get('code', '?')})")
 
     async def _update(self, call_sid: str, form: dict[str, str]) -> bool:
         if not self.configured:

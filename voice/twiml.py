@@ -11,6 +11,7 @@ from starlette.responses import PlainTextResponse, Response
 from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 
 from db import clients, conversations
+from db.clients import Client
 from pipelines.providers import ProviderUnavailable
 from voice import call_tokens
 from voice.caller_id import caller_id, e164
@@ -95,6 +96,13 @@ async def voice_webhook(request: Request) -> Response:
     if client.balance_seconds <= 0:
         log.info("call %s refused: client %s has no balance", call_sid, client.id)
         return say_and_hang_up(SAY_NO_BALANCE)
+    return await connect_stream(state, client, call_sid=call_sid, caller=caller)
+
+
+async def connect_stream(state: VoiceState, client: Client, *, call_sid: str, caller: str,
+                         outbound: bool = False) -> Response:
+    """TwiML that connects the call's media stream to this server, or a busy answer.
+    ``caller`` is the other party: who called, or who an outbound call reached."""
     # Loading models, draining, or over its load budget: the caller hears busy rather than
     # a call that stutters; a balancer reading /readyz sends the next one elsewhere.
     refusal = state.readiness.refusal()
@@ -124,6 +132,8 @@ async def voice_webhook(request: Request) -> Response:
         state.calls.forget(call_sid)
         log.warning("call %s: /voice repeated for a call already in progress", call_sid)
         return say_and_hang_up(SAY_BUSY)
+    if outbound:
+        await conversations.set_outbound(state.pool, recorded)
 
     stream = Stream(url=f"{state.settings.public_ws_base}/ws/{client.id}/"
                         f"{quote(caller, safe='+')}")
@@ -132,5 +142,6 @@ async def voice_webhook(request: Request) -> Response:
     connect.append(stream)
     response = VoiceResponse()
     response.append(connect)
-    log.info("call %s from %s accepted for client %s", call_sid, caller, client.id)
+    log.info("call %s %s %s accepted for client %s", call_sid, "to" if outbound else "from",
+             caller, client.id)
     return _twiml(response)
