@@ -50,6 +50,9 @@ class ConversationSummary(BaseModel):
     duration_seconds: float | None = Field(examples=[73.4])
     billed_seconds: int = Field(examples=[74])
     end_reason: str | None = Field(examples=["caller_hangup"])
+    direction: Literal["inbound", "outbound"] = Field(
+        "inbound", description="outbound: placed through POST /api/calls; caller_phone is"
+        " then the number called")
     turns: int = Field(examples=[6])
 
     @classmethod

@@ -64,7 +64,8 @@ async def test_a_person_who_answers_talks_to_the_agent(owner, server, pool):
     assert conv.transcript[0]["content"] == "Hi, this is Bright Smile calling back."
     assert conv.billed_seconds > 0
     listed = (await owner.get("/api/calls", params={"client_id": client["id"]})).json()
-    assert [c["call_sid"] for c in listed["items"]] == [placed["call_sid"]]
+    assert [(c["call_sid"], c["direction"]) for c in listed["items"]] == [
+        (placed["call_sid"], "outbound")]
 
 
 @pytest.mark.parametrize(("setting", "answered_by", "said"), [
