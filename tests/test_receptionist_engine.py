@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from pipelines.receptionist import replies
-from pipelines.receptionist.engine import Action, ClientFacts, ReceptionistEngine, ToolCall
+from pipelines.receptionist.engine import (
+    TOOL_NAMES,
+    Action,
+    ClientFacts,
+    ReceptionistEngine,
+    ToolCall,
+)
 from tests.engine_talk import ENGINE, GREETING, NOW, TZ, EngineTalk
 
 ALL_DAY = [f"{h:02d}:{m:02d}" for h in range(8, 19) for m in (0, 15, 30, 45)]
@@ -359,6 +365,36 @@ def test_a_change_after_booking_is_not_faked():
                               "change a booking on this line. "
                               "Is there anything else I can help with?")
     assert len([c for c in conv.tool_calls if c.name == "book_appointment"]) == 1
+
+
+def test_a_change_after_booking_moves_that_booking_where_the_line_can():
+    conv = Conversation(managing_calendar())
+    conv.tools = TOOL_NAMES
+    complete_booking(conv, "Tomorrow at 3")
+    conv.caller("Actually, make it 4")
+    assert conv.last_said == ("To confirm, I'll move your appointment from Thursday, November 26"
+                              " at 3 PM to Thursday, November 26 at 4 PM. Shall I move it?")
+    assert [c.name for c in conv.tool_calls].count("reschedule_appointment") == 0
+    conv.caller("Yes")
+    moves = [c.arguments for c in conv.tool_calls if c.name == "reschedule_appointment"]
+    assert moves == [{"appointment_id": 7, "date": "2026-11-26", "time": "16:00"}]
+    assert conv.last_said == ("Done. Your appointment is now on Thursday, November 26 at 4 PM."
+                              " Is there anything else I can help with?")
+    assert len([c for c in conv.tool_calls if c.name == "book_appointment"]) == 1
+
+
+def managing_calendar() -> Calendar:
+    """open_calendar, and moves succeed as the reschedule tool answers them."""
+    base = open_calendar()
+
+    def calendar(name: str, args: dict[str, Any]) -> dict[str, Any]:
+        if name == "reschedule_appointment":
+            return {"rescheduled": True, "appointment_id": args["appointment_id"],
+                    "date": args["date"], "time": args["time"],
+                    "previous": {"date": "2026-11-26", "time": "15:00"}}
+        return base(name, args)
+
+    return calendar
 
 
 @pytest.mark.parametrize("result", [

@@ -71,6 +71,7 @@ class Booking:
     day: date
     time: time
     name: str
+    id: int | None = None   # the appointment's id, when the tool's result named it
 
 
 @dataclass(frozen=True)
@@ -241,6 +242,8 @@ def replay(messages: Sequence[Any], today: date, *, can_manage: bool = False
             before = _snapshot(st)
             if not (can_manage and _apply_change(st, u, today)):
                 _apply_user(st, u, today)
+                if can_manage and st.changed_after_booking and st.bookings[-1].id:
+                    _move_the_new_booking(st, u, today)
             st.caller_lines.append(text)
             usable = _snapshot(st) != before or bool(
                 u.question or u.goodbye or u.done or u.thanks or u.cancel or u.out_of_scope
@@ -315,7 +318,8 @@ def _apply_tool(st: DialogueState, outcome: ToolOutcome) -> None:
             st.bookings.append(Booking(
                 day=parse_day(result.get("date")) or day or date.min,
                 time=parse_hhmm(result.get("time")) or wanted or time(0),
-                name=str(result.get("name") or outcome.arguments.get("name") or "")))
+                name=str(result.get("name") or outcome.arguments.get("name") or ""),
+                id=_appointment_id(result.get("appointment_id"))))
             st.request = None
             return
         if r is not None:
@@ -430,6 +434,24 @@ def _apply_change(st: DialogueState, u: Understanding, today: date) -> bool:
         if (r.day, r.time, r.part) != before:
             c.confirmed = False
     return True
+
+
+def _appointment_id(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 \
+        else None
+
+
+def _move_the_new_booking(st: DialogueState, u: Understanding, today: date) -> None:
+    """"Actually, make it 4" once booked: move the booking just made (same day unless
+    another is named), read back and confirmed like any move."""
+    last = st.bookings[-1]
+    assert last.id is not None
+    held = Held(last.id, last.day, last.time)
+    st.changed_after_booking = False
+    st.change = Change("reschedule", found=(held,), target=held)
+    _apply_change(st, u, today)
+    if st.change.new.day is None:
+        st.change.new.day = last.day
 
 
 def _which(found: tuple[Held, ...], u: Understanding) -> Held | None:
