@@ -168,6 +168,7 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
                   openapi_tags=api.routes.TAGS,
                   swagger_ui_parameters={"persistAuthorization": True},
                   docs_url=None, redoc_url=None)  # docs_pages serves them from local assets
+    app.state.readiness = readiness   # the banner waits for it (frontdesk.server)
     api.errors.install(app, settings)
     app.include_router(api.routes.router())
     docs_pages.install(app)

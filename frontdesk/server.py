@@ -49,6 +49,14 @@ class DrainingServer(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        # Listening, and /readyz already answers; the banner (and a supervisor's "started")
+        # waits for the speech models, so a first call made on seeing it is not turned away.
+        readiness = getattr(getattr(self.config.app, "state", None), "readiness", None)
+        if readiness is not None:
+            loaded = asyncio.ensure_future(readiness.wait_for_models())
+            while not loaded.done() and not self.should_exit:   # Ctrl-C still stops it
+                await asyncio.wait({loaded}, timeout=0.2)
+            loaded.cancel()
         if self._banner and not self.should_exit:
             print(self._banner(), flush=True)
         if self._on_started and not self.should_exit:

@@ -1,7 +1,8 @@
 """A server the load tester starts itself: a subprocess, optionally pinned to cores.
 
-Start-up time is measured from process start to the first successful ``GET /healthz``
-(the app answers only once its lifespan has run: database, migrations, models loaded).
+Start-up time is measured from process start to the first ``GET /readyz`` that answers 200
+(frontdesk answers /healthz as soon as its database is up, /readyz only once its speech
+models are loaded too); a server without /readyz is ready at its first ``GET /healthz``.
 """
 
 from __future__ import annotations
@@ -93,14 +94,20 @@ class SpawnedServer:
                     raise RuntimeError(f"server exited with {self.proc.returncode} during "
                                        f"start-up:\n{self.log_text()[-3000:]}")
                 with contextlib.suppress(httpx.HTTPError):
-                    if (await http.get(f"{self.url}/healthz")).status_code == 200 and \
+                    if await self._ready(http) and \
                             await self.idle(timeout_s=deadline - time.monotonic()):
                         self.ready_at = time.monotonic()
                         return self
                 await asyncio.sleep(0.05)
         await self.stop()
-        raise RuntimeError(f"server did not answer /healthz within {timeout_s:g} s:\n"
+        raise RuntimeError(f"server was not ready within {timeout_s:g} s:\n"
                            f"{self.log_text()[-3000:]}")
+
+    async def _ready(self, http: httpx.AsyncClient) -> bool:
+        ready = await http.get(f"{self.url}/readyz")
+        if ready.status_code != 404:
+            return ready.status_code == 200
+        return (await http.get(f"{self.url}/healthz")).status_code == 200
 
     async def health(self) -> dict[str, Any]:
         # A new connection each time: with several processes, the kernel picks one per

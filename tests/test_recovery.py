@@ -38,7 +38,8 @@ async def start_server_process(pg_url: str, port: int) -> asyncio.subprocess.Pro
             raise AssertionError("server process exited during start-up")
         try:
             async with httpx.AsyncClient() as http:
-                return (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
+                # Ready, not only alive: /voice is busy until the models are in.
+                return (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200
         except httpx.TransportError:
             return False
 
