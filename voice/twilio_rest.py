@@ -65,23 +65,13 @@ class TwilioRest:
         """Create a call (Calls.json); its CallSid. Raises CallNotPlaced with Twilio's reason."""
         if not self.configured:
             raise CallNotPlaced(503, "Twilio REST credentials are not configured")
-        url = f"{self._base}/2010-04-01/Accounts/{self._account}/Calls.json"
-
-        async def post() -> httpx.Response:
-            response = await self._http.post(url, data=form, timeout=TIMEOUT,
-                                             auth=(self._account or "", self._token or ""))
-            if response.status_code >= 500 or response.status_code == 429:
-                raise _Unavailable(response)
-            return response
-
-        breaker = self._breakers.get(f"twilio:{self._base}:{self._account}")
         try:
-            response = await breaker.call(post)
-        except _Unavailable as exc:
-            raise CallNotPlaced(502, f"Twilio answered HTTP {exc.response.status_code}") from None
+            response = await self._post("Calls.json", form)
         except (httpx.HTTPError, BreakerOpen) as exc:
             raise CallNotPlaced(502, f"Twilio could not be reached ({type(exc).__name__})") \
                 from None
+        if response.status_code >= 500 or response.status_code == 429:
+            raise CallNotPlaced(502, f"Twilio answered HTTP {response.status_code}")
         body = _json(response)
         if response.status_code == 201 and isinstance(body.get("sid"), str):
             return body["sid"]
@@ -93,20 +83,8 @@ class TwilioRest:
     async def _update(self, call_sid: str, form: dict[str, str]) -> bool:
         if not self.configured:
             return False
-        url = f"{self._base}/2010-04-01/Accounts/{self._account}/Calls/{call_sid}.json"
-
-        async def post() -> httpx.Response:
-            response = await self._http.post(url, data=form, timeout=TIMEOUT,
-                                             auth=(self._account or "", self._token or ""))
-            if response.status_code >= 500 or response.status_code == 429:
-                raise _Unavailable(response)
-            return response
-
-        breaker = self._breakers.get(f"twilio:{self._base}:{self._account}")
         try:
-            response = await breaker.call(post)
-        except _Unavailable as exc:
-            response = exc.response
+            response = await self._post(f"Calls/{call_sid}.json", form)
         except (httpx.HTTPError, BreakerOpen) as exc:
             log.warning("call %s: Twilio REST update failed: %s", call_sid, type(exc).__name__)
             return False
@@ -117,3 +95,21 @@ class TwilioRest:
             return "Status" in form  # hanging up an ended call succeeded; redirecting did not
         log.warning("call %s: Twilio REST update answered %d", call_sid, response.status_code)
         return False
+
+    async def _post(self, path: str, form: dict[str, str]) -> httpx.Response:
+        """POST to the account's ``path`` through the account's breaker; a 5xx or 429 counts
+        against it and is returned like any other answer."""
+        url = f"{self._base}/2010-04-01/Accounts/{self._account}/{path}"
+
+        async def post() -> httpx.Response:
+            response = await self._http.post(url, data=form, timeout=TIMEOUT,
+                                             auth=(self._account or "", self._token or ""))
+            if response.status_code >= 500 or response.status_code == 429:
+                raise _Unavailable(response)
+            return response
+
+        breaker = self._breakers.get(f"twilio:{self._base}:{self._account}")
+        try:
+            return await breaker.call(post)
+        except _Unavailable as exc:
+            return exc.response
