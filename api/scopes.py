@@ -23,5 +23,9 @@ SCOPES: dict[str, str] = {
     "read:analytics": "Read call statistics, daily metrics, sentiment and exports",
     "read:tool_audit": "Read the log of tools the agent ran, with inputs, outputs and timings",
     "write:integrations": "Send test messages through the configured integrations",
+    "read:billing": "See the plan, usage, subscription and invoices",
+    "write:billing": "Buy minutes, change or cancel the plan, set the payment method",
+    "read:team": "List the organisation's members and pending invitations",
+    "manage:team": "Invite, remove and change the role of members",
 }
 ALL = frozenset(SCOPES)

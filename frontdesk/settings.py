@@ -235,3 +235,9 @@ class Settings(BaseSettings):
     # the last 3 s; 0 turns one off). An idle loop lags ~1 ms and uses a few %.
     admission_max_loop_lag_ms: float = Field(100.0, ge=0, le=10_000)
     admission_max_cpu_percent: float = Field(90.0, ge=0, le=100)  # of the loop's one core
+
+    # --- Billing and payments with Stripe (appended; see .env.example) ---------------------
+    # The API base is a setting so tests (and a Stripe-compatible mock) can stand in.
+    stripe_secret_key: SecretStr | None = Field(None, repr=False)
+    stripe_webhook_secret: SecretStr | None = Field(None, repr=False)  # whsec_...
+    stripe_api_base: str = "https://api.stripe.com"
