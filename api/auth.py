@@ -131,6 +131,8 @@ async def authenticate(
         raise _unauthorized("missing credentials: send Authorization: Bearer or X-API-Key")
     bucket = f"key:{principal.api_key_id}" if principal.is_key else f"user:{principal.user_id}"
     await rate_limit.check(request, bucket, request.state.api.settings.rate_limit_requests)
+    if principal.is_key:
+        await rate_limit.by_plan(request, principal.user_id)
     request.state.principal = principal
     return principal
 

@@ -30,3 +30,12 @@ class ApiState:
                             " with a key kept in the database. Set it in production.")
             self._lazy["sealer"] = await server_sealer(self.pool, configured)
         return self._lazy["sealer"]
+
+    def stripe(self) -> Any:
+        """The process's Stripe client (``stripe.StripeClient``), or None when Stripe is
+        not configured."""
+        if "stripe" not in self._lazy:
+            from tools.stripe_api import make_client
+
+            self._lazy["stripe"] = make_client(self.settings)
+        return self._lazy["stripe"]

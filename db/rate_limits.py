@@ -38,3 +38,10 @@ async def hit(db: Executor, bucket: str, *, window_seconds: int) -> Hit:
 async def prune(db: Executor, *, older_than_seconds: int) -> None:
     await db.execute("DELETE FROM rate_limits WHERE window_start"
                      " < now() - make_interval(secs => $1)", float(older_than_seconds))
+
+
+async def plan_of_user(db: Executor, user_id: int) -> tuple[int, str] | None:
+    """The user's organisation and its plan."""
+    row = await db.fetchrow("SELECT o.id, o.plan FROM memberships m JOIN organizations o"
+                            " ON o.id = m.organization_id WHERE m.user_id = $1", user_id)
+    return (row["id"], row["plan"]) if row else None

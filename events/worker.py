@@ -15,7 +15,7 @@ import asyncpg
 from pgqueuer import PgQueuer
 from pgqueuer.models import Job, Schedule
 
-from db import outbox
+from db import billing, outbox
 from events import fanout, notifications, texts, webhooks
 from events.deps import Deps
 from events.recording_retention import RECORDING_RETENTION, expire_recordings
@@ -25,6 +25,7 @@ log = logging.getLogger("frontdesk.events")
 
 # NOTIFY wakes a worker for new jobs; this bounds the wait for a retry coming due.
 POLL = timedelta(seconds=1)
+BILLING_DOWNGRADES = "billing.downgrades"
 
 
 def _payload(job: Job) -> dict[str, Any]:
@@ -58,6 +59,13 @@ def build(deps: Deps, conn: asyncpg.Connection) -> PgQueuer:
     @pgq.schedule(RECORDING_RETENTION, "23 * * * *")
     async def recording_retention(_schedule: Schedule) -> None:
         await expire_recordings(deps.pool)
+
+    @pgq.schedule(BILLING_DOWNGRADES, "41 * * * *")
+    async def billing_downgrades(_schedule: Schedule) -> None:
+        # Grace periods after a failed payment or a cancellation that ran out.
+        downgraded = await billing.apply_due_downgrades(deps.pool)
+        if downgraded:
+            log.info("%d organisation(s) back on the free plan", len(downgraded))
 
     return pgq
 

@@ -241,3 +241,7 @@ class Settings(BaseSettings):
     stripe_secret_key: SecretStr | None = Field(None, repr=False)
     stripe_webhook_secret: SecretStr | None = Field(None, repr=False)  # whsec_...
     stripe_api_base: str = "https://api.stripe.com"
+    stripe_currency: str = Field("usd", pattern=r"^[a-z]{3}$")
+    stripe_price_pro: str | None = None          # price_... of the Pro plan's monthly price
+    stripe_price_enterprise: str | None = None
+    billing_grace_days: int = Field(7, ge=0, le=90)  # after a failed payment or cancellation

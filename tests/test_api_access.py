@@ -103,6 +103,15 @@ ROUTES = [
     ("GET", "/api/clients/{c}/tool-executions/{x}", "read:tool_audit"),
     ("GET", "/api/clients/{c}/conversations/{v}/tool-executions", "read:tool_audit"),
     ("GET", "/api/tool-executions/summary", "read:tool_audit"),
+    ("GET", "/api/billing/plans", "read:billing"),
+    ("GET", "/api/billing/usage", "read:billing"),
+    ("GET", "/api/billing/subscription", "read:billing"),
+    ("GET", "/api/billing/invoices", "read:billing"),
+    ("POST", "/api/billing/subscription/checkout", "write:billing"),
+    ("POST", "/api/billing/subscription/upgrade", "write:billing"),
+    ("POST", "/api/billing/subscription/cancel", "write:billing"),
+    ("POST", "/api/billing/top-ups/checkout", "write:billing"),
+    ("POST", "/api/billing/payment-method", "write:billing"),
 ]
 PUBLIC = {
     ("POST", "/api/auth/register"), ("POST", "/api/auth/login"), ("POST", "/api/auth/refresh"),
@@ -112,6 +121,7 @@ PUBLIC = {
     ("GET", "/api/auth/google/callback"), ("GET", "/api/calendar/oauth/callback"),
     ("GET", "/api/calendar/microsoft/oauth/callback"),
     ("GET", "/api/recordings/{token}"),   # the signed link is the credential
+    ("POST", "/api/stripe/webhook"),      # Stripe-Signature is the credential
 }
 _IDS = [f"{m} {p}" for m, p, _ in ROUTES]
 

@@ -14,6 +14,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from tests.fake_calendars import fake_google_calendar
+from tests.fake_stripe import SECRET_KEY, WEBHOOK_SECRET, fake_stripe
 from tests.test_api_support import api_server, register
 
 SCHEMATHESIS_EXAMPLES = int(os.environ.get("FRONTDESK_SCHEMATHESIS_EXAMPLES", "10"))
@@ -25,10 +26,13 @@ SCHEMATHESIS_PHASES = os.environ.get("FRONTDESK_SCHEMATHESIS_PHASES", "examples,
 @pytest.fixture(scope="module")
 async def server(pg_url):
     # A local Google: a calendar connected by the fuzzer answers (its grants are refused)
-    # instead of being unreachable, which would rightly be a 503.
-    async with fake_google_calendar() as google, api_server(
+    # instead of being unreachable, which would rightly be a 503. Stripe likewise.
+    async with fake_google_calendar() as google, fake_stripe() as stripe_api, api_server(
             pg_url, **google.settings(), microsoft_client_id="mid",
-            microsoft_client_secret="ms", microsoft_login_url="http://127.0.0.1:9") as srv:
+            microsoft_client_secret="ms", microsoft_login_url="http://127.0.0.1:9",
+            stripe_secret_key=SECRET_KEY, stripe_webhook_secret=WEBHOOK_SECRET,
+            stripe_api_base=stripe_api.url, stripe_price_pro="price_pro",
+            stripe_price_enterprise="price_enterprise") as srv:
         yield srv
 
 
