@@ -21,6 +21,7 @@ from api.errors import ApiError, responses
 from api.plans import PACKS, PAID_PLANS, PLANS, plan_for_price
 from db import billing, organizations, usage
 from frontdesk.settings import Settings
+from tools.stripe_api import error_message
 
 log = logging.getLogger("frontdesk.billing")
 
@@ -51,9 +52,11 @@ def _time(value: Any) -> datetime | None:
 class _Handler:
     """Applies one event inside its transaction; returns (organisation, outcome)."""
 
-    def __init__(self, conn: asyncpg.Connection, settings: Settings) -> None:
+    def __init__(self, conn: asyncpg.Connection, settings: Settings,
+                 client: stripe.StripeClient | None) -> None:
         self.conn = conn
         self.settings = settings
+        self.client = client
 
     async def _org(self, obj: dict, *, customer: str | None = None,
                    subscription: str | None = None) -> int | None:
@@ -93,7 +96,22 @@ class _Handler:
                                  grant_client_id=client)
             await billing.set_plan(self.conn, org, plan)
             return org, f"subscribed to {plan}"
+        if obj.get("mode") == "setup" and obj.get("setup_intent") and obj.get("customer"):
+            return org, await self._default_payment_method(obj)
         return org, f"ignored: {obj.get('mode')} session"
+
+    async def _default_payment_method(self, session: dict) -> str:
+        """The card collected in setup mode pays the next invoices. A Stripe failure fails
+        the delivery (nothing recorded), so Stripe sends the event again."""
+        if self.client is None:
+            return "ignored: Stripe is not configured"
+        intent = await self.client.v1.setup_intents.retrieve_async(session["setup_intent"])
+        method = intent.to_dict().get("payment_method")
+        if not method:
+            return "ignored: no payment method collected"
+        await self.client.v1.customers.update_async(
+            session["customer"], {"invoice_settings": {"default_payment_method": method}})
+        return f"default payment method {method}"
 
     async def _credit_pack(self, org: int, meta: dict, session_id: str) -> str:
         pack = PACKS.get(meta.get("pack", ""))
@@ -199,7 +217,7 @@ _HANDLERS = {
 
 @router.post("/stripe/webhook", response_model=WebhookOut,
              summary="Stripe's events: payments, invoices, subscriptions (signed by Stripe)",
-             responses=responses(400, 413, 503))
+             responses=responses(400, 413, 502, 503))
 @router.post("/webhooks/stripe", response_model=WebhookOut, include_in_schema=False)
 async def stripe_webhook(request: Request) -> WebhookOut:
     state = request.state.api
@@ -227,8 +245,11 @@ async def stripe_webhook(request: Request) -> WebhookOut:
         if not await billing.claim_event(conn, event_id, kind):
             return WebhookOut(duplicate=True, outcome=await billing.event_outcome(conn, event_id))
         handler = _HANDLERS.get(kind)
-        org, outcome = (None, "ignored") if handler is None else \
-            await handler(_Handler(conn, state.settings), obj)
+        try:
+            org, outcome = (None, "ignored") if handler is None else \
+                await handler(_Handler(conn, state.settings, state.stripe()), obj)
+        except stripe.StripeError as exc:  # rolled back: Stripe retries the delivery
+            raise ApiError(502, f"Stripe refused: {error_message(exc)}", "stripe_error") from None
         await billing.finish_event(conn, event_id, organization_id=org, outcome=outcome)
         await billing.apply_due_downgrades(conn)  # a grace of 0 days takes effect now
     log.info("stripe event %s (%s): %s", event_id, kind, outcome)

@@ -174,6 +174,23 @@ async def fake_stripe() -> AsyncIterator[FakeStripe]:
             state.idempotent[key] = customer
         return JSONResponse(customer)
 
+    async def update_customer(request: Request) -> JSONResponse:
+        form = await parsed(request)
+        if isinstance(form, JSONResponse):
+            return form
+        customer = state.customers.get(request.path_params["cus"])
+        if customer is None:
+            return _error(404, "No such customer")
+        customer.update(form)
+        return JSONResponse(customer)
+
+    async def setup_intent(request: Request) -> JSONResponse:
+        form = await parsed(request)
+        if isinstance(form, JSONResponse):
+            return form
+        return JSONResponse({"id": request.path_params["seti"], "object": "setup_intent",
+                             "status": "succeeded", "payment_method": "pm_card_visa"})
+
     async def create_session(request: Request) -> JSONResponse:
         form = await parsed(request)
         if isinstance(form, JSONResponse):
@@ -246,6 +263,8 @@ async def fake_stripe() -> AsyncIterator[FakeStripe]:
 
     app = Starlette(routes=[
         Route("/v1/customers", create_customer, methods=["POST"]),
+        Route("/v1/customers/{cus}", update_customer, methods=["POST"]),
+        Route("/v1/setup_intents/{seti}", setup_intent),
         Route("/v1/checkout/sessions", create_session, methods=["POST"]),
         Route("/pay/{sid}", pay),
         Route("/v1/subscriptions/{sub}", subscription, methods=["GET", "POST"]),

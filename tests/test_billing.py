@@ -333,7 +333,12 @@ async def test_the_payment_method_is_changed_in_checkout_setup_mode(
     owner = await register(http)
     response = await owner.post("/api/billing/payment-method")
     assert response.status_code == 201, response.text
-    assert stripe_server.posted("/v1/checkout/sessions")[-1]["mode"] == "setup"
+    sent = stripe_server.posted("/v1/checkout/sessions")[-1]
+    assert sent["mode"] == "setup"
+    await http.get(response.json()["url"])  # the card is entered on Stripe's page
+    assert stripe_server.delivered[-1][1] == 200
+    customer = stripe_server.customers[sent["customer"]]
+    assert customer["invoice_settings"] == {"default_payment_method": "pm_card_visa"}
 
 
 async def test_api_keys_are_limited_per_plan_and_sessions_are_not(
