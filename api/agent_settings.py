@@ -63,6 +63,11 @@ STANDARD: dict[str, Spec] = {
                       " the caller's stream for replay"),
     "recording_retention_days": Spec("integer", 30, "Delete a call's recording this many days"
                                      " after the call", 1, 3650),
+    "stripe_account": Spec("string", None, "The business's connected Stripe account (acct_...)"
+                           " its payment links pay into and its memberships are read from"
+                           " (unset: the server's account)", 6, 255),
+    "payment_max_amount": Spec("number", 500.0, "The largest deposit or fee the agent's"
+                               " create_payment may ask for", 0.5, 100_000),
 }
 
 

@@ -35,7 +35,7 @@ class ApiState:
         """The process's Stripe client (``stripe.StripeClient``), or None when Stripe is
         not configured."""
         if "stripe" not in self._lazy:
-            from tools.stripe_api import make_client
+            from tools.stripe_api import shared_client
 
-            self._lazy["stripe"] = make_client(self.settings)
+            self._lazy["stripe"] = shared_client(self.settings)
         return self._lazy["stripe"]

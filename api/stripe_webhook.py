@@ -15,11 +15,12 @@ from typing import Any
 import asyncpg
 import stripe
 from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from api.errors import ApiError, responses
 from api.plans import PACKS, PAID_PLANS, PLANS, plan_for_price
-from db import billing, organizations, usage
+from db import billing, organizations, payments, usage
 from frontdesk.settings import Settings
 from tools.stripe_api import error_message
 
@@ -73,6 +74,8 @@ class _Handler:
 
     async def checkout_completed(self, obj: dict) -> tuple[int | None, str]:
         meta = obj.get("metadata") or {}
+        if meta.get("kind") == "caller_payment":
+            return await self._caller_paid(obj)
         org = await self._org(obj, customer=obj.get("customer"))
         if org is None:
             org = _int(obj.get("client_reference_id"))
@@ -112,6 +115,17 @@ class _Handler:
         await self.client.v1.customers.update_async(
             session["customer"], {"invoice_settings": {"default_payment_method": method}})
         return f"default payment method {method}"
+
+    async def _caller_paid(self, obj: dict) -> tuple[int | None, str]:
+        """A caller paid the link the agent sent (on the server's or a connected account)."""
+        if obj.get("payment_status") != "paid":
+            return None, "awaiting payment"
+        paid = await payments.mark_paid(self.conn, str(obj.get("id")))
+        if paid is None:
+            return None, "ignored: not an open payment of this server"
+        org = await self.conn.fetchval("SELECT organization_id FROM clients WHERE id = $1",
+                                       paid.client_id)
+        return org, f"payment {paid.id} paid"
 
     async def _credit_pack(self, org: int, meta: dict, session_id: str) -> str:
         pack = PACKS.get(meta.get("pack", ""))
@@ -213,6 +227,13 @@ _HANDLERS = {
     "customer.subscription.updated": _Handler.subscription_updated,
     "customer.subscription.deleted": _Handler.subscription_deleted,
 }
+
+
+@router.get("/payments/thanks", response_class=HTMLResponse, include_in_schema=False)
+async def payment_thanks() -> HTMLResponse:
+    """Where Checkout sends a caller after paying the agent's link."""
+    return HTMLResponse("<!doctype html><title>Thank you</title><p>Thank you: your payment"
+                        " was received.</p>")
 
 
 @router.post("/stripe/webhook", response_model=WebhookOut,

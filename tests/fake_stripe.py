@@ -86,6 +86,23 @@ class FakeStripe:
     delivered: list[tuple[dict, int]] = field(default_factory=list)  # (event, our status)
     idempotent: dict[str, dict] = field(default_factory=dict)
 
+    def member(self, phone: str, product: str, status: str = "active",
+               cancel_at_period_end: bool = False) -> dict:
+        """A customer of the business with a membership, as the business's Stripe holds it."""
+        customer = {"id": new_id("cus"), "object": "customer", "phone": phone, "metadata": {}}
+        self.customers[customer["id"]] = customer
+        end = int(time.time()) + _PERIOD
+        sub = {"id": new_id("sub"), "object": "subscription", "customer": customer["id"],
+               "status": status, "cancel_at_period_end": cancel_at_period_end, "metadata": {},
+               "items": {"object": "list", "data": [{
+                   "id": new_id("si"), "object": "subscription_item",
+                   "price": {"id": new_id("price"), "object": "price", "nickname": None,
+                             "product": {"id": new_id("prod"), "object": "product",
+                                         "name": product}},
+                   "current_period_start": end - _PERIOD, "current_period_end": end}]}}
+        self.subscriptions[sub["id"]] = sub
+        return sub
+
     def posted(self, path: str) -> list[dict]:
         return [r["form"] for r in self.requests if r["method"] == "POST" and r["path"] == path]
 
@@ -156,8 +173,9 @@ async def fake_stripe() -> AsyncIterator[FakeStripe]:
             return _error(401, "Invalid API Key provided", "authentication_error")
         form = decode_form((await request.body()).decode())
         state.requests.append({"method": request.method, "path": request.url.path,
-                               "form": form or dict(request.query_params),
-                               "idempotency_key": request.headers.get("idempotency-key")})
+                               "form": form or decode_form(request.url.query),
+                               "idempotency_key": request.headers.get("idempotency-key"),
+                               "stripe_account": request.headers.get("stripe-account")})
         return form
 
     async def create_customer(request: Request) -> JSONResponse:
@@ -183,6 +201,26 @@ async def fake_stripe() -> AsyncIterator[FakeStripe]:
             return _error(404, "No such customer")
         customer.update(form)
         return JSONResponse(customer)
+
+    async def search_customers(request: Request) -> JSONResponse:
+        form = await parsed(request)
+        if isinstance(form, JSONResponse):
+            return form
+        match = re.fullmatch(r"phone:'([^']*)'", request.query_params.get("query", ""))
+        if match is None:
+            return _error(400, "Unsupported search query")
+        data = [c for c in state.customers.values() if c.get("phone") == match.group(1)]
+        return JSONResponse({"object": "search_result", "url": "/v1/customers/search",
+                             "has_more": False, "data": data})
+
+    async def list_subscriptions(request: Request) -> JSONResponse:
+        form = await parsed(request)
+        if isinstance(form, JSONResponse):
+            return form
+        customer = request.query_params.get("customer")
+        data = [s for s in state.subscriptions.values() if s["customer"] == customer]
+        return JSONResponse({"object": "list", "url": "/v1/subscriptions", "has_more": False,
+                             "data": data})
 
     async def setup_intent(request: Request) -> JSONResponse:
         form = await parsed(request)
@@ -263,7 +301,9 @@ async def fake_stripe() -> AsyncIterator[FakeStripe]:
 
     app = Starlette(routes=[
         Route("/v1/customers", create_customer, methods=["POST"]),
+        Route("/v1/customers/search", search_customers),
         Route("/v1/customers/{cus}", update_customer, methods=["POST"]),
+        Route("/v1/subscriptions", list_subscriptions),
         Route("/v1/setup_intents/{seti}", setup_intent),
         Route("/v1/checkout/sessions", create_session, methods=["POST"]),
         Route("/pay/{sid}", pay),

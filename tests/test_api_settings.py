@@ -23,7 +23,7 @@ async def test_list_shows_every_standard_key_with_bounds(owner, client):
                            "sms_confirmations", "sms_reminder_hours", "owner_notifications",
                            "daily_digest", "digest_hour", "recording",
                            "recording_retention_days", "outbound_greeting",
-                           "voicemail_message"}
+                           "voicemail_message", "stripe_account", "payment_max_amount"}
     assert by_key["greeting_message"]["value"] == "Hi, Bright Smile here."
     assert by_key["max_call_duration"] | {"description": None} == {
         "key": "max_call_duration", "value": 1800, "standard": True, "is_default": False,

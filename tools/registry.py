@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tools import calendar, end_call, messages, messaging, transfer
+from tools import calendar, end_call, messages, messaging, payments, transfer
 
 Handler = Callable[..., Awaitable[dict[str, Any]]]
 
@@ -177,6 +177,35 @@ TOOLS: dict[str, Tool] = {t.name: t for t in (
         required=["subject", "text"],
         handler=messaging.send_email,
         unavailable="e-mail is unavailable right now",
+    ),
+    # Opt-in too: a business that takes deposits or fees by phone turns them on.
+    Tool(
+        name="create_payment",
+        description="Make a payment link for a deposit or a fee the business asks for, "
+                    "after the caller agreed to the amount. It is texted to the caller when "
+                    "possible. Say what tell_caller says. If it returns created=false, tell "
+                    "the caller the reason (for example that payments cannot be taken on "
+                    "this line) and offer to take a message.",
+        properties={
+            "amount": {"type": "number",
+                       "description": "The amount in the business's currency, e.g. 25.00."},
+            "description": {"type": "string",
+                            "description": "What it pays for, e.g. 'Deposit for the 3 PM "
+                                           "cleaning on Tuesday'."},
+        },
+        required=["amount", "description"],
+        handler=payments.create_payment,
+        unavailable=payments.UNAVAILABLE,
+    ),
+    Tool(
+        name="get_subscription",
+        description="Look up the caller's own membership or subscription with the business "
+                    "(found by the number they are calling from): its name, status and when "
+                    "it renews or ends. If found=false, tell the caller the reason.",
+        properties={},
+        required=[],
+        handler=payments.get_subscription,
+        unavailable="memberships cannot be looked up right now",
     ),
 )}
 

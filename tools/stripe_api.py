@@ -14,6 +14,28 @@ class StripeUnavailable(Exception):
     """Stripe is not configured on this server."""
 
 
+_clients: dict[tuple[str, str], stripe.StripeClient] = {}
+
+
+def shared_client(settings: Settings) -> stripe.StripeClient | None:
+    """The process's client for these settings (one connection pool, not one per call)."""
+    key = settings.secret("stripe_secret_key")
+    if not key:
+        return None
+    cache_key = (key, settings.stripe_api_base)
+    if cache_key not in _clients:
+        _clients[cache_key] = make_client(settings)  # type: ignore[assignment]
+    return _clients[cache_key]
+
+
+def is_failure(exc: BaseException) -> bool:
+    """For the circuit breaker: Stripe unreachable or failing, not a refusal (4xx)."""
+    if isinstance(exc, stripe.APIConnectionError):
+        return True
+    status = getattr(exc, "http_status", None)
+    return not (isinstance(status, int) and 400 <= status < 500 and status != 429)
+
+
 def make_client(settings: Settings) -> stripe.StripeClient | None:
     """None when STRIPE_SECRET_KEY is unset."""
     key = settings.secret("stripe_secret_key")
