@@ -12,7 +12,7 @@ from api import google, rate_limit
 from api.auth_routes import SessionOut, new_session
 from api.errors import ApiError, responses
 from api.state import ApiState
-from api.validation import CleanStr
+from api.validation import CleanStr, Input
 from db import users
 
 router = APIRouter(prefix="/auth/google", tags=["auth"])
@@ -44,7 +44,26 @@ QueryText = Annotated[CleanStr | None, Query(max_length=2000)]
             responses=responses(400, 422, 429, 502, 503))
 async def callback(request: Request, state: QueryText = None, code: QueryText = None,
                    error: QueryText = None) -> SessionOut:
-    api: ApiState = request.state.api
+    return await _complete(request.state.api, state, code, error)
+
+
+class CallbackIn(Input):
+    """What Google put on the redirect, posted by a front end that received it."""
+    code: str | None = Field(None, max_length=2000, examples=["4/0AfJohXn..."])
+    state: str | None = Field(None, max_length=2000, examples=["mB0x7Gq3v1Yc9ZrT"])
+    error: str | None = Field(None, max_length=2000, examples=["access_denied"])
+
+
+@router.post("/callback", response_model=SessionOut,
+             dependencies=[Depends(rate_limit.by_address)],
+             summary="The same, for a front end that received Google's redirect itself",
+             responses=responses(400, 422, 429, 502, 503))
+async def callback_json(body: CallbackIn, request: Request) -> SessionOut:
+    return await _complete(request.state.api, body.state, body.code, body.error)
+
+
+async def _complete(api: ApiState, state: str | None, code: str | None,
+                    error: str | None) -> SessionOut:
     if not state:
         raise ApiError(400, "missing OAuth state", "invalid_state")
     found = await google.take_state(api, state, "login")

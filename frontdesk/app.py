@@ -175,6 +175,9 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
     app.add_route("/voice", voice_webhook, methods=["POST"], include_in_schema=False)
     app.add_route("/voice/outbound", outbound_webhook, methods=["POST"], include_in_schema=False)
     app.add_route("/voice/status", status_callback, methods=["POST"], include_in_schema=False)
+    # The Vami spec's path for Twilio's call status callback: the same handler.
+    app.add_route("/api/webhooks/twilio", status_callback, methods=["POST"],
+                  include_in_schema=False)
     app.add_route("/sms", sms_webhook, methods=["POST"], include_in_schema=False)
     app.add_route("/sms/status", sms_status, methods=["POST"], include_in_schema=False)
     app.router.routes.append(WebSocketRoute("/ws/{client_id:int}/{caller}", media_stream))

@@ -118,7 +118,8 @@ PUBLIC = {
     ("POST", "/api/auth/logout"), ("POST", "/api/auth/password-reset/request"),
     ("POST", "/api/auth/password-reset/confirm"), ("POST", "/api/auth/google/initiate"),
     ("POST", "/api/auth/forgot-password"), ("POST", "/api/auth/reset-password"),
-    ("GET", "/api/auth/google/callback"), ("GET", "/api/calendar/oauth/callback"),
+    ("GET", "/api/auth/google/callback"), ("POST", "/api/auth/google/callback"),
+    ("GET", "/api/calendar/oauth/callback"),
     ("GET", "/api/calendar/microsoft/oauth/callback"),
     ("GET", "/api/recordings/{token}"),   # the signed link is the credential
     ("POST", "/api/stripe/webhook"),      # Stripe-Signature is the credential

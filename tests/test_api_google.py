@@ -9,6 +9,7 @@ from tests.test_api_support import (
     api_server,
     assert_error,
     fake_google,
+    fields,
     query,
     register,
 )
@@ -116,3 +117,20 @@ async def test_a_code_from_another_login_does_not_fit(http, google):
 async def test_not_configured_is_503(pool, pg_url):
     async with api_server(pg_url) as srv, httpx.AsyncClient(base_url=srv.url) as http:
         assert_error(await http.post("/api/auth/google/initiate"), 503, "google_not_configured")
+
+
+async def test_a_front_end_can_post_googles_redirect_as_json(http, google, pool):
+    """The FrontDesk API's JSON ``POST /auth/google/callback``: the same handler as the GET."""
+    started = (await http.post("/api/auth/google/initiate")).json()
+    async with httpx.AsyncClient() as browser:   # Google's page redirects to the front end
+        redirect = await browser.get(started["authorization_url"])
+    back = query(redirect.headers["location"])
+    signed = await http.post("/api/auth/google/callback",
+                             json={"code": back["code"], "state": back["state"]})
+    assert signed.status_code == 200, signed.text
+    assert signed.json()["user"]["email"] == "googler@example.com"
+    # The state was single-use, whichever way it came back.
+    again = await http.post("/api/auth/google/callback",
+                            json={"code": back["code"], "state": back["state"]})
+    assert_error(again, 400, "invalid_state")
+    assert fields(await http.post("/api/auth/google/callback", json={"bogus": 1})) == {"bogus"}

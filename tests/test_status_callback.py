@@ -83,3 +83,21 @@ async def test_status_for_unknown_or_in_progress_calls_changes_nothing(server, p
     assert (await post_status(server, {"CallStatus": "completed"})).status_code == 400
     assert (await post_status(server, {"CallSid": "CAnope\nforged", "CallStatus": "completed"})
             ).status_code == 400
+
+
+async def test_the_vami_path_for_the_status_callback_is_the_same_handler(server, pool):
+    client = await make_client(pool)
+    call = FakeCall(server.url, to=client.phone_number)
+    await call.dial()
+    form = {"CallSid": call.call_sid, "CallStatus": "busy"}
+    url = f"{server.url}/api/webhooks/twilio"
+    async with httpx.AsyncClient() as http:
+        # Signed for /voice/status, posted here: the signature names the URL, so refused.
+        wrong = await http.post(url, data=form, headers={
+            "X-Twilio-Signature": wire.sign(AUTH_TOKEN, f"{server.url}/voice/status", form)})
+        assert wrong.status_code == 403
+        response = await http.post(url, data=form, headers={
+            "X-Twilio-Signature": wire.sign(AUTH_TOKEN, url, form)})
+    assert response.status_code == 204
+    conv = await conversations.get_by_call_sid(pool, call.call_sid)
+    assert conv.status == "ended" and conv.end_reason == "not_connected:busy"
