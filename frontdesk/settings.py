@@ -149,6 +149,8 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = Field(None, repr=False)  # smtp://user:pass@host:587, smtps://...
     mail_from: str = "frontdesk@localhost"
     password_reset_url: str | None = None  # link in the reset e-mail; ?token=... is appended
+    invitation_url: str | None = None  # link in a team invitation; ?token=... is appended
+    invitation_ttl_days: int = Field(7, ge=1, le=90)  # how long an invitation stays open
 
     @field_validator("encryption_key")
     @classmethod
