@@ -167,6 +167,7 @@ def require(scope: str) -> Callable[..., Awaitable[Principal]]:
         raise ApiError(403, f"the {principal.role} role lacks the {scope} permission",
                        "missing_permission")
 
+    dependency.required_scope = scope  # type: ignore[attr-defined]  # read by the matrix test
     return dependency
 
 

@@ -24,6 +24,7 @@ from api import (
     microsoft,
     recordings,
     seed_paths,
+    team,
     tool_audit,
     twilio_numbers,
     webhooks,
@@ -50,6 +51,8 @@ TAGS = [
      "minutes, busiest hours, caller sentiment; CSV or JSON export. Also /api/v1/analytics."},
     {"name": "tool audit", "description": "Every tool the agent ran: per client, per call, "
      "per-tool error rate and p50/p95 time, a summary across your clients."},
+    {"name": "team", "description": "The organisation's members and roles (owner, admin,"
+     " member), invitations by e-mail, and the permissions matrix."},
     {"name": "admin", "description": "Operator actions."},
     {"name": "webhooks", "description": "Signed outbound webhooks: endpoints, deliveries, "
      "dead letters, redelivery, tests. Also under /api/v1/webhooks."},
@@ -65,7 +68,7 @@ def router() -> APIRouter:
     for module in (auth_routes, google_login, clients, agent_settings, contacts,
                    conversations, calendar, microsoft, calendar_events, appointments, api_keys,
                    active_calls, admin, account_settings, seed_paths, analytics, recordings,
-                   tool_audit):
+                   tool_audit, team):
         api.include_router(module.router)
     # The Vami spec's path for keys: the same routes, documented once.
     api.include_router(api_keys.router, prefix="/settings", include_in_schema=False)
