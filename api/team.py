@@ -192,12 +192,18 @@ async def invite(body: InviteIn, request: Request, principal: Manage) -> Invitat
     state: ApiState = request.state.api
     org = principal.organization_id
     token = new_token()
-    async with state.pool.acquire() as conn, conn.transaction():
-        if any(m.email == body.email.lower() for m in await organizations.members(conn, org)):
-            raise ApiError(409, "this address is already a member", "already_member")
-        invitation = await invitations.insert(
-            conn, organization_id=org, email=body.email, role=body.role,
-            token_hash=token_hash(token), invited_by=principal.user_id, ttl_seconds=_ttl(state))
+    try:
+        async with state.pool.acquire() as conn, conn.transaction():
+            if any(m.email == body.email.lower()
+                   for m in await organizations.members(conn, org)):
+                raise ApiError(409, "this address is already a member", "already_member")
+            invitation = await invitations.insert(
+                conn, organization_id=org, email=body.email, role=body.role,
+                token_hash=token_hash(token), invited_by=principal.user_id,
+                ttl_seconds=_ttl(state))
+    except asyncpg.UniqueViolationError:  # the same address invited at the same moment
+        raise ApiError(409, "an invitation to this address is being sent; try again",
+                       "invitation_pending") from None
     sent = await _mail_invitation(state, principal, invitation, token)
     return InvitationSent(**InvitationOut.of(invitation).model_dump(), email_sent=sent)
 
