@@ -25,14 +25,14 @@ class ActiveCallOut(BaseModel):
 
 
 @router.get("/active-calls", response_model=list[ActiveCallOut],
-            summary="Calls in progress for the authenticated owner (scope read:calls)",
+            summary="Calls in progress across your organisation's clients (scope read:calls)",
             responses=responses(401, 403, 429))
 async def list_active_calls(request: Request,
                             user: Annotated[Principal, Depends(require("read:calls"))]
                             ) -> list[ActiveCallOut]:
     state = request.state.api
-    calls = await active_calls.for_owner(
-        state.pool, user.user_id, stale_after_seconds=state.settings.stale_after_seconds)
+    calls = await active_calls.for_org(
+        state.pool, user.organization_id, stale_after_seconds=state.settings.stale_after_seconds)
     return [ActiveCallOut(call_id=c.call_sid, client_id=c.client_id, client_name=c.client_name,
                           caller_phone=c.caller_phone, start_time=c.started_at,
                           owner_user_id=c.owner_id) for c in calls]

@@ -140,7 +140,7 @@ def check_standard(key: str, spec: Spec, value: Any) -> Any:
 
 
 async def _load(request: Request, principal: Principal, client_id: int) -> Client:
-    client = await clients.get_for_owner(request.state.api.pool, principal.user_id, client_id)
+    client = await clients.get_for_org(request.state.api.pool, principal.organization_id, client_id)
     if client is None:
         raise ApiError(404, "client not found")
     return client
@@ -186,10 +186,10 @@ async def put_setting(client_id: Id, key: Key, body: SettingIn, request: Request
         if key not in custom and len(custom) >= MAX_CUSTOM_KEYS:
             raise _bad(key, f"a client has at most {MAX_CUSTOM_KEYS} custom settings")
     if key == GREETING:
-        updated = await clients.update_for_owner(pool, principal.user_id, client_id,
+        updated = await clients.update_for_org(pool, principal.organization_id, client_id,
                                                  initial_greeting=value)
     else:
-        updated = await clients.set_setting(pool, principal.user_id, client_id, key, value)
+        updated = await clients.set_setting(pool, principal.organization_id, client_id, key, value)
     if updated is None:
         raise ApiError(404, "client not found")
     return _out(updated, key)
@@ -206,8 +206,9 @@ async def delete_setting(client_id: Id, key: Key, request: Request,
     if key not in STANDARD and key not in client.settings:
         raise ApiError(404, f"no setting {key!r}")
     if key in STANDARD:
-        await clients.set_setting(request.state.api.pool, principal.user_id, client_id, key,
+        await clients.set_setting(request.state.api.pool, principal.organization_id, client_id, key,
                                   STANDARD[key].default)
     else:
-        await clients.remove_setting(request.state.api.pool, principal.user_id, client_id, key)
+        await clients.remove_setting(request.state.api.pool, principal.organization_id,
+                                     client_id, key)
     return Response(status_code=204)

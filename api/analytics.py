@@ -40,15 +40,15 @@ _PAGE = 500
 class Scope:
     """The owner, the client (checked to be theirs: another owner's is a 404) and the zone."""
 
-    def __init__(self, owner_id: int, client_id: int | None, tz: str) -> None:
-        self.owner_id, self.client_id, self.tz = owner_id, client_id, tz
+    def __init__(self, organization_id: int, client_id: int | None, tz: str) -> None:
+        self.organization_id, self.client_id, self.tz = organization_id, client_id, tz
 
 
 async def _scope(request: Request, principal: Principal, client_id: int | None) -> Scope:
     if client_id is None:
-        return Scope(principal.user_id, None, "UTC")
+        return Scope(principal.organization_id, None, "UTC")
     client = await load_client(request, principal, client_id)
-    return Scope(principal.user_id, client.id, client.timezone)
+    return Scope(principal.organization_id, client.id, client.timezone)
 
 
 def _window(days: int, tz: str) -> tuple[datetime, datetime]:
@@ -83,9 +83,9 @@ class StatsOut(BaseModel):
 async def _stats(request: Request, scope: Scope, days: int) -> StatsOut:
     pool = request.state.api.pool
     since, until = _window(days, scope.tz)
-    s = await analytics.stats(pool, scope.owner_id, scope.client_id, since, until)
-    hours = await analytics.busiest_hours(pool, scope.owner_id, scope.client_id, since, until,
-                                          scope.tz)
+    s = await analytics.stats(pool, scope.organization_id, scope.client_id, since, until)
+    hours = await analytics.busiest_hours(pool, scope.organization_id, scope.client_id, since,
+                                          until, scope.tz)
     return StatsOut(
         client_id=scope.client_id, days=days, since=since, until=until, calls=s.calls,
         ended_calls=s.ended_calls, bookings=s.bookings,
@@ -135,7 +135,7 @@ async def daily(request: Request, principal: Read, days: Days = 30,
                 client_id: ClientId = None) -> DailyOut:
     scope = await _scope(request, principal, client_id)
     since, until = _window(days, scope.tz)
-    rows = await analytics.daily(request.state.api.pool, scope.owner_id, scope.client_id,
+    rows = await analytics.daily(request.state.api.pool, scope.organization_id, scope.client_id,
                                  since, until, scope.tz)
     return DailyOut(client_id=scope.client_id, timezone=scope.tz, days=[DayOut(
         date=r.day, calls=r.calls, bookings=r.bookings, transfers=r.transfers,
@@ -173,7 +173,7 @@ async def sentiment_analysis(request: Request, principal: Read, days: Days = 30,
     # change of lexicon or cut-offs applies to every call at once.
     scope = await _scope(request, principal, client_id)
     since, until = _window(days, scope.tz)
-    rows = await analytics.calls(request.state.api.pool, scope.owner_id, scope.client_id,
+    rows = await analytics.calls(request.state.api.pool, scope.organization_id, scope.client_id,
                                  since, until, limit=SENTIMENT_MAX_CALLS)
     items = []
     for r in rows:
@@ -242,7 +242,7 @@ async def calls(request: Request, principal: Read, period: Annotated[Range, Depe
                 limit: Annotated[int, Query(ge=1, le=100)] = 50,
                 offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> CallList:
     scope = await _scope(request, principal, client_id)
-    rows = await analytics.calls(request.state.api.pool, scope.owner_id, scope.client_id,
+    rows = await analytics.calls(request.state.api.pool, scope.organization_id, scope.client_id,
                                  period.since, period.until, limit=limit, offset=offset)
     return CallList(items=[CallOut.of(r) for r in rows], limit=limit, offset=offset)
 
@@ -266,7 +266,7 @@ async def export(request: Request, principal: Read, period: Annotated[Range, Dep
 
     async def pages() -> AsyncIterator[list[CallOut]]:
         for offset in range(0, EXPORT_MAX_ROWS, _PAGE):
-            page = await analytics.calls(pool, scope.owner_id, scope.client_id, period.since,
+            page = await analytics.calls(pool, scope.organization_id, scope.client_id, period.since,
                                          period.until, limit=_PAGE, offset=offset)
             yield [CallOut.of(r) for r in page]
             if len(page) < _PAGE:

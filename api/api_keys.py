@@ -67,10 +67,16 @@ class KeyCreated(KeyOut):
 
 def _within_own_scopes(principal: Principal, scopes: list[str], action: str) -> None:
     """A key can create, rotate or revoke only keys whose scopes it holds itself: else a
-    narrow key could take a broader key away from its integration, or mint its twin."""
-    if principal.is_key and not set(scopes) <= principal.scopes:
+    narrow key could take a broader key away from its integration, or mint its twin. A
+    member likewise grants no scope beyond their role's."""
+    if set(scopes) <= principal.scopes:
+        return
+    if principal.is_key:
         raise ApiError(403, f"a key cannot {action} a key with scopes it does not hold",
                        "missing_scope")
+    beyond = ", ".join(sorted(set(scopes) - principal.scopes))
+    raise ApiError(403, f"the {principal.role} role cannot {action} a key with {beyond}",
+                   "missing_permission")
 
 
 async def _mint(request: Request, principal: Principal, name: str,
@@ -79,7 +85,8 @@ async def _mint(request: Request, principal: Principal, name: str,
     prefix = KEY_PREFIX + secrets.token_hex(4)
     key = f"{prefix}_{secrets.token_urlsafe(32)}"
     row = await api_keys.insert(request.state.api.pool, user_id=principal.user_id, name=name,
-                                prefix=prefix, key_hash=token_hash(key), scopes=scopes)
+                                organization_id=principal.organization_id, prefix=prefix,
+                                key_hash=token_hash(key), scopes=scopes)
     return KeyCreated(**KeyOut.of(row).model_dump(), key=key)
 
 
@@ -87,7 +94,7 @@ async def _mint(request: Request, principal: Principal, name: str,
              summary="Create a key; its secret is in the answer and nowhere else"
                      " (scope manage:api_keys)", responses=responses(401, 403, 409, 422, 429))
 async def create_key(body: KeyCreate, request: Request, principal: Manage) -> KeyCreated:
-    live = await api_keys.for_user(request.state.api.pool, principal.user_id)
+    live = await api_keys.for_org(request.state.api.pool, principal.organization_id)
     if len(live) >= MAX_KEYS_PER_USER:
         raise ApiError(409, f"at most {MAX_KEYS_PER_USER} live keys; revoke one first",
                        "too_many_keys")
@@ -95,12 +102,13 @@ async def create_key(body: KeyCreate, request: Request, principal: Manage) -> Ke
 
 
 @router.get("", response_model=list[KeyOut],
-            summary="Your keys, masked, with when each was last used (scope manage:api_keys)",
+            summary="Your organisation's keys, masked, with when each was last used"
+                    " (scope manage:api_keys)",
             responses=responses(401, 403, 429))
 async def list_keys(request: Request, principal: Manage,
                     include_revoked: bool = False) -> list[KeyOut]:
-    rows = await api_keys.for_user(request.state.api.pool, principal.user_id,
-                                   include_revoked=include_revoked)
+    rows = await api_keys.for_org(request.state.api.pool, principal.organization_id,
+                                  include_revoked=include_revoked)
     return [KeyOut.of(k) for k in rows]
 
 
@@ -109,11 +117,11 @@ async def list_keys(request: Request, principal: Manage,
                responses=responses(401, 403, 404, 429))
 async def revoke_key(key_id: Id, request: Request, principal: Manage) -> Response:
     pool = request.state.api.pool
-    key = await api_keys.get_for_user(pool, principal.user_id, key_id)
+    key = await api_keys.get_for_org(pool, principal.organization_id, key_id)
     if key is None:
         raise ApiError(404, "API key not found")
     _within_own_scopes(principal, key.scopes, "revoke")
-    await api_keys.revoke(pool, principal.user_id, key_id)
+    await api_keys.revoke(pool, principal.organization_id, key_id)
     return Response(status_code=204)
 
 
@@ -123,12 +131,12 @@ async def revoke_key(key_id: Id, request: Request, principal: Manage) -> Respons
              responses=responses(401, 403, 404, 409, 429))
 async def rotate_key(key_id: Id, request: Request, principal: Manage) -> KeyCreated:
     pool = request.state.api.pool
-    old = await api_keys.get_for_user(pool, principal.user_id, key_id)
+    old = await api_keys.get_for_org(pool, principal.organization_id, key_id)
     if old is None:
         raise ApiError(404, "API key not found")
     if old.revoked_at is not None:
         raise ApiError(409, "this key is revoked; create a new one", "key_revoked")
     _within_own_scopes(principal, old.scopes, "rotate")
     created = await _mint(request, principal, old.name, old.scopes)
-    await api_keys.revoke(pool, principal.user_id, key_id)
+    await api_keys.revoke(pool, principal.organization_id, key_id)
     return created

@@ -178,7 +178,7 @@ async def _owned(request: Request, principal: Principal, client_id: int,
 
 async def _owned_anywhere(request: Request, principal: Principal,
                           appointment_id: int) -> tuple[Client, Appointment]:
-    booking = await appointments.get_for_owner(request.state.api.pool, principal.user_id,
+    booking = await appointments.get_for_org(request.state.api.pool, principal.organization_id,
                                                appointment_id)
     if booking is None:
         raise ApiError(404, "appointment not found")
@@ -285,8 +285,9 @@ async def list_appointments(request: Request, principal: Read,
                             client_id: ClientFilter = None, limit: Limit = 50,
                             offset: Offset = 0) -> AppointmentList:
     f = dataclasses.replace(filters.value, client_id=client_id)
-    items, total = await appointments.list_for_owner(request.state.api.pool, principal.user_id,
-                                                     f, limit=limit, offset=offset)
+    items, total = await appointments.list_for_org(request.state.api.pool,
+                                                   principal.organization_id, f, limit=limit,
+                                                   offset=offset)
     return _page(items, total, limit, offset)
 
 

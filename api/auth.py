@@ -1,7 +1,9 @@
 """Who is calling: a JWT access token or an API key, with scopes and a rate limit.
 
-``Authorization: Bearer <jwt>`` is a signed-in user and holds every scope.
-``Authorization: Bearer fd_...`` or ``X-API-Key: fd_...`` is an API key and holds its scopes.
+``Authorization: Bearer <jwt>`` is a signed-in member of an organisation and holds their
+role's scopes (api.permissions). ``Authorization: Bearer fd_...`` or ``X-API-Key: fd_...``
+is an API key: it acts in its creator's organisation and holds its scopes that the
+creator's role holds too.
 The ``fd_access`` cookie (api.cookies) is a signed-in user's browser session.
 """
 
@@ -21,8 +23,9 @@ from api import rate_limit
 from api.crypto import same, token_hash
 from api.csrf import ACCESS_COOKIE, check_csrf
 from api.errors import ApiError
+from api.permissions import scopes_of
 from api.scopes import ALL
-from db import api_keys, refresh_tokens, users
+from db import api_keys, organizations, refresh_tokens, users
 
 ACCESS_TOKEN_SECONDS = 15 * 60
 KEY_PREFIX = "fd_"
@@ -41,7 +44,9 @@ class Principal:
     email: str
     scopes: frozenset[str] = ALL
     api_key_id: int | None = None
-    is_admin: bool = False
+    is_admin: bool = False  # the server's operator (api.admin), not an organisation role
+    organization_id: int = 0  # whose data every query is scoped to
+    role: str = "owner"  # in that organisation: owner, admin or member
 
     @property
     def is_key(self) -> bool:
@@ -84,7 +89,11 @@ async def _from_jwt(request: Request, token: str) -> Principal:
         raise _unauthorized()
     if user.tokens_valid_after is not None and issued_at < user.tokens_valid_after.timestamp():
         raise _unauthorized("token issued before the password was changed")
-    return Principal(user.id, user.email, ALL, None, user.is_admin)
+    member = await organizations.membership(state.pool, user.id)
+    if member is None:
+        raise _unauthorized("this account belongs to no organisation")
+    return Principal(user.id, user.email, scopes_of(member.role), None, user.is_admin,
+                     member.organization_id, member.role)
 
 
 def split_key(key: str) -> str | None:
@@ -106,8 +115,13 @@ async def _from_key(request: Request, key: str) -> Principal:
     user = await users.credentials(state.pool, row.user_id)
     if user is None or not user.is_active:
         raise _unauthorized()
+    member = await organizations.membership(state.pool, user.id)
+    if member is None or member.organization_id != row.organization_id:
+        raise _unauthorized()  # its creator left the organisation: the key went with them
     await api_keys.touch(state.pool, row.id)
-    return Principal(user.id, user.email, frozenset(row.scopes) & ALL, row.id, False)
+    scopes = frozenset(row.scopes) & ALL & scopes_of(member.role)
+    return Principal(user.id, user.email, scopes, row.id, False, member.organization_id,
+                     member.role)
 
 
 async def authenticate(
@@ -132,7 +146,7 @@ async def authenticate(
     bucket = f"key:{principal.api_key_id}" if principal.is_key else f"user:{principal.user_id}"
     await rate_limit.check(request, bucket, request.state.api.settings.rate_limit_requests)
     if principal.is_key:
-        await rate_limit.by_plan(request, principal.user_id)
+        await rate_limit.by_plan(request, principal.organization_id)
     request.state.principal = principal
     return principal
 
@@ -147,10 +161,15 @@ def require(scope: str) -> Callable[..., Awaitable[Principal]]:
         raise ValueError(f"unknown scope {scope!r}")
 
     async def dependency(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
-        if scope not in principal.scopes:
-            raise ApiError(403, f"this API key lacks the {scope} scope", "missing_scope")
-        return principal
+        if scope in principal.scopes:
+            return principal
+        if principal.is_key:
+            raise ApiError(403, f"this API key lacks the {scope} scope (or its creator's role,"
+                           f" {principal.role}, does)", "missing_scope")
+        raise ApiError(403, f"the {principal.role} role lacks the {scope} permission",
+                       "missing_permission")
 
+    dependency.required_scope = scope  # type: ignore[attr-defined]  # read by the matrix test
     return dependency
 
 

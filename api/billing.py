@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from api.auth import Principal, require
 from api.errors import ApiError, responses
-from api.plans import PACKS, PLANS
+from api.plans import PACKS, PLANS, api_requests_per_hour
 from api.validation import Input
 from db import billing, organizations
 from tools.stripe_api import error_message
@@ -111,13 +111,6 @@ class InvoiceOut(BaseModel):
     invoice_pdf: str | None
 
 
-async def organization_id(request: Request, principal: Principal) -> int:
-    found = await organizations.membership(request.state.api.pool, principal.user_id)
-    if found is None:
-        raise ApiError(404, "organisation not found")
-    return found.organization_id
-
-
 def stripe_client(request: Request) -> stripe.StripeClient:
     client = request.state.api.stripe()
     if client is None:
@@ -167,7 +160,7 @@ def _month(now: datetime) -> tuple[datetime, datetime]:
 async def catalog(request: Request, _: Read) -> CatalogOut:
     settings = request.state.api.settings
     plans = [PlanOut(name=p.name, title=p.title, included_minutes=p.included_minutes,
-                     api_requests_per_hour=p.api_requests_per_hour,
+                     api_requests_per_hour=api_requests_per_hour(settings, p.name),
                      available=p.price_setting is None
                      or bool(getattr(settings, p.price_setting)))
              for p in PLANS.values()]
@@ -180,7 +173,7 @@ async def catalog(request: Request, _: Read) -> CatalogOut:
             responses=responses(401, 403, 429))
 async def usage(request: Request, principal: Read) -> UsageOut:
     pool = request.state.api.pool
-    org_id = await organization_id(request, principal)
+    org_id = principal.organization_id
     org = await organizations.get(pool, org_id)
     account = await billing.account(pool, org_id)
     now = datetime.now(UTC)
@@ -216,7 +209,7 @@ async def _subscription_out(request: Request, org_id: int) -> SubscriptionOut:
 @router.get("/subscription", response_model=SubscriptionOut, summary="The plan in force",
             responses=responses(401, 403, 429))
 async def subscription(request: Request, principal: Read) -> SubscriptionOut:
-    return await _subscription_out(request, await organization_id(request, principal))
+    return await _subscription_out(request, principal.organization_id)
 
 
 def _price(request: Request, plan: str) -> str:
@@ -243,7 +236,7 @@ async def _live_subscription(request: Request, org_id: int) -> str:
 async def subscription_checkout(body: PlanCheckoutIn, request: Request,
                                 principal: Write) -> CheckoutOut:
     pool = request.state.api.pool
-    org_id = await organization_id(request, principal)
+    org_id = principal.organization_id
     if body.client_id is not None and not await billing.owns_client(pool, org_id,
                                                                     body.client_id):
         raise ApiError(404, "client not found")
@@ -273,7 +266,7 @@ async def subscription_checkout(body: PlanCheckoutIn, request: Request,
              summary="Move the running subscription to another plan (prorated)",
              responses=_STRIPE_ERRORS)
 async def upgrade(body: UpgradeIn, request: Request, principal: Write) -> SubscriptionOut:
-    org_id = await organization_id(request, principal)
+    org_id = principal.organization_id
     sub_id = await _live_subscription(request, org_id)
     price = _price(request, body.plan)
     client = stripe_client(request)
@@ -293,7 +286,7 @@ async def upgrade(body: UpgradeIn, request: Request, principal: Write) -> Subscr
 @router.post("/subscription/cancel", response_model=SubscriptionOut,
              summary="Cancel at the end of the paid period", responses=_STRIPE_ERRORS)
 async def cancel(request: Request, principal: Write) -> SubscriptionOut:
-    org_id = await organization_id(request, principal)
+    org_id = principal.organization_id
     sub_id = await _live_subscription(request, org_id)
     try:
         await stripe_client(request).v1.subscriptions.update_async(
@@ -310,7 +303,7 @@ async def cancel(request: Request, principal: Write) -> SubscriptionOut:
 async def top_up_checkout(body: TopUpCheckoutIn, request: Request,
                           principal: Write) -> CheckoutOut:
     pool = request.state.api.pool
-    org_id = await organization_id(request, principal)
+    org_id = principal.organization_id
     if not await billing.owns_client(pool, org_id, body.client_id):
         raise ApiError(404, "client not found")
     client = stripe_client(request)  # 503 before a customer is made for nothing
@@ -338,7 +331,7 @@ async def top_up_checkout(body: TopUpCheckoutIn, request: Request,
              summary="Change the card: a Stripe Checkout Session URL in setup mode",
              responses=_STRIPE_ERRORS)
 async def payment_method(request: Request, principal: Write) -> CheckoutOut:
-    org_id = await organization_id(request, principal)
+    org_id = principal.organization_id
     client = stripe_client(request)
     customer = await _customer(request, org_id, principal)
     try:
@@ -357,7 +350,7 @@ async def payment_method(request: Request, principal: Write) -> CheckoutOut:
             responses=_STRIPE_ERRORS)
 async def invoices(request: Request, principal: Read,
                    limit: Annotated[int, Query(ge=1, le=100)] = 20) -> list[InvoiceOut]:
-    org_id = await organization_id(request, principal)
+    org_id = principal.organization_id
     account = await billing.account(request.state.api.pool, org_id)
     if account is None or not account.stripe_customer_id:
         return []

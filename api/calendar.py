@@ -28,7 +28,7 @@ from api.google_login import AuthorizationOut
 from api.middleware import origins
 from api.state import ApiState
 from api.validation import CleanStr, Id, clean_json, clean_text, scrub
-from db import calendar_credentials, clients
+from db import calendar_credentials, clients, organizations
 from db.calendar_credentials import CalendarCredential
 from db.clients import Client
 from db.oauth_states import OAuthState
@@ -172,8 +172,9 @@ async def consented_client(api: ApiState, found: OAuthState, code: str | None,
                            error: str | None) -> int:
     """The client a calendar consent was for; ApiError when it is gone or was denied."""
     client_id, user_id = found.client_id, found.user_id
-    if client_id is None or user_id is None \
-            or await clients.get_for_owner(api.pool, user_id, client_id) is None:
+    member = await organizations.membership(api.pool, user_id) if user_id else None
+    if client_id is None or member is None \
+            or await clients.get_for_org(api.pool, member.organization_id, client_id) is None:
         raise ApiError(400, "the client no longer exists", "invalid_state")
     if error or not code:
         raise ApiError(400, f"consent was not given ({error or 'no code'})", "oauth_denied")

@@ -143,7 +143,8 @@ class ActionOut(BaseModel):
 
 async def _load(request: Request, principal: Principal, call_id: int) -> Conversation:
     """The owner's call, or 404: another tenant's call does not exist for them."""
-    conv = await conversations.get_for_owner(request.state.api.pool, principal.user_id, call_id)
+    conv = await conversations.get_for_org(request.state.api.pool, principal.organization_id,
+                                          call_id)
     if conv is None:
         raise ApiError(404, "call not found")
     return conv
@@ -173,13 +174,13 @@ async def list_calls(
     found = ConversationFilter(since=since, until=until, status=status)
     offset = (page - 1) * per_page
     if sentiment is None:
-        rows, total = await conversations.list_for_owner(
-            request.state.api.pool, principal.user_id, found, client_id=client_id,
+        rows, total = await conversations.list_for_org(
+            request.state.api.pool, principal.organization_id, found, client_id=client_id,
             limit=per_page, offset=offset)
         items = [CallSummary.of(c) for c in rows]
     else:
-        rows, _ = await conversations.list_for_owner(
-            request.state.api.pool, principal.user_id, found, client_id=client_id,
+        rows, _ = await conversations.list_for_org(
+            request.state.api.pool, principal.organization_id, found, client_id=client_id,
             limit=SENTIMENT_SCAN, offset=0)
         matching = [i for i in map(CallSummary.of, rows) if i.sentiment == sentiment]
         items, total = matching[offset:offset + per_page], len(matching)

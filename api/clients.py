@@ -110,7 +110,7 @@ class ClientList(BaseModel):
 
 async def load(request: Request, principal: Principal, client_id: int) -> Client:
     """The caller's client, or 404: another tenant's client does not exist for them."""
-    client = await clients.get_for_owner(request.state.api.pool, principal.user_id, client_id)
+    client = await clients.get_for_org(request.state.api.pool, principal.organization_id, client_id)
     if client is None:
         raise ApiError(404, "client not found")
     return client
@@ -133,8 +133,8 @@ async def list_clients(request: Request, principal: Read,
                        limit: Annotated[int, Query(ge=1, le=100)] = 50,
                        offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0) -> ClientList:
     pool = request.state.api.pool
-    items = await clients.list_for_owner(pool, principal.user_id, limit=limit, offset=offset)
-    total = await clients.count_for_owner(pool, principal.user_id)
+    items = await clients.list_for_org(pool, principal.organization_id, limit=limit, offset=offset)
+    total = await clients.count_for_org(pool, principal.organization_id)
     return ClientList(items=[ClientOut.of(c) for c in items], total=total, limit=limit,
                       offset=offset)
 
@@ -151,7 +151,9 @@ async def create_client(body: ClientCreate, request: Request, principal: Write) 
     try:
         # One transaction: a client is never seen without the trial it was due.
         async with state.pool.acquire() as conn, conn.transaction():
-            client = await clients.insert(conn, owner_id=principal.user_id, **values)
+            client = await clients.insert(conn, owner_id=principal.user_id,
+                                          organization_id=principal.organization_id,
+                                          **values)
             balance = await usage.grant_trial(conn, client_id=client.id,
                                               seconds=state.settings.trial_seconds)
     except asyncpg.UniqueViolationError:
@@ -179,7 +181,7 @@ async def update_client(client_id: Id, body: ClientUpdate, request: Request,
     if changes.get("phone_number"):
         await check_owned(request, principal, changes["phone_number"])
     try:
-        client = await clients.update_for_owner(request.state.api.pool, principal.user_id,
+        client = await clients.update_for_org(request.state.api.pool, principal.organization_id,
                                                 client_id, **changes)
     except asyncpg.UniqueViolationError:
         raise _phone_taken() from None
@@ -204,6 +206,6 @@ async def delete_client(client_id: Id, request: Request, principal: Write) -> Re
     await load(request, principal, client_id)
     if await clients.has_live_call(pool, client_id):
         raise ApiError(409, "a call is in progress on this client", "call_in_progress")
-    if not await clients.delete_for_owner(pool, principal.user_id, client_id):
+    if not await clients.delete_for_org(pool, principal.organization_id, client_id):
         raise ApiError(404, "client not found")
     return Response(status_code=204)

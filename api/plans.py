@@ -41,6 +41,18 @@ PACKS: dict[str, Pack] = {p.name: p for p in (
 )}
 
 
+def api_requests_per_hour(settings: object, plan: str) -> int | None:
+    """The plan's API-key requests per hour on this server (PLAN_API_REQUESTS_PER_HOUR
+    overrides the defaults above); None: unlimited."""
+    configured = dict(part.split("=", 1) for part in
+                      str(getattr(settings, "plan_api_requests_per_hour", "")).split(",")
+                      if "=" in part)
+    value = configured.get(plan)
+    if value is None:
+        return PLANS[plan].api_requests_per_hour
+    return None if value == "unlimited" else int(value)
+
+
 def plan_for_price(settings: object, price_id: str | None) -> str | None:
     """The plan whose configured Stripe price is ``price_id``."""
     for plan in PLANS.values():

@@ -9,7 +9,7 @@ import random
 from fastapi import Request
 
 from api.errors import ApiError
-from api.plans import PLANS
+from api.plans import api_requests_per_hour
 from db import rate_limits
 
 _PRUNE_ONE_IN = 500  # now and then, forget buckets idle for a day (departed keys, addresses)
@@ -37,12 +37,11 @@ async def check(request: Request, bucket: str, limit: int, *,
 PLAN_WINDOW_SECONDS = 3600
 
 
-async def by_plan(request: Request, user_id: int) -> None:
+async def by_plan(request: Request, organization_id: int) -> None:
     """API keys: the organisation's plan sets its requests per hour (api.plans), shared by
     all of its keys. Signed-in sessions (the console) are bound by the per-user limit."""
-    plan = await rate_limits.plan_of_user(request.state.api.pool, user_id)
-    organization_id, name = plan if plan else (0, "free")
-    limit = PLANS[name].api_requests_per_hour
+    name = await rate_limits.plan_of(request.state.api.pool, organization_id)
+    limit = api_requests_per_hour(request.state.api.settings, name or "free")
     if limit is not None:
         await check(request, f"plan:{organization_id}", limit, window=PLAN_WINDOW_SECONDS)
 

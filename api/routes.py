@@ -26,6 +26,7 @@ from api import (
     recordings,
     seed_paths,
     stripe_webhook,
+    team,
     tool_audit,
     twilio_numbers,
     webhooks,
@@ -54,6 +55,8 @@ TAGS = [
      "per-tool error rate and p50/p95 time, a summary across your clients."},
     {"name": "billing", "description": "Plans, usage, subscription, top-ups and invoices"
      " through Stripe Checkout; Stripe's signed webhook credits what was paid."},
+    {"name": "team", "description": "The organisation's members and roles (owner, admin,"
+     " member), invitations by e-mail, and the permissions matrix."},
     {"name": "admin", "description": "Operator actions."},
     {"name": "webhooks", "description": "Signed outbound webhooks: endpoints, deliveries, "
      "dead letters, redelivery, tests. Also under /api/v1/webhooks."},
@@ -69,7 +72,7 @@ def router() -> APIRouter:
     for module in (auth_routes, google_login, clients, agent_settings, contacts,
                    conversations, calendar, microsoft, calendar_events, appointments, api_keys,
                    active_calls, admin, account_settings, seed_paths, analytics, recordings,
-                   tool_audit, billing, stripe_webhook):
+                   tool_audit, billing, stripe_webhook, team):
         api.include_router(module.router)
     # The Vami spec's path for keys: the same routes, documented once.
     api.include_router(api_keys.router, prefix="/settings", include_in_schema=False)

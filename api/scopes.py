@@ -1,4 +1,5 @@
-"""API key scopes. A signed-in user (JWT) holds every scope; a key holds what it was given."""
+"""API key scopes. A signed-in member holds their role's (api.permissions); a key holds what it
+was given, within its creator's role."""
 
 from __future__ import annotations
 

@@ -21,14 +21,16 @@ router = APIRouter()
 
 _CLIENT_OF = {
     "contacts": "SELECT r.client_id FROM contacts r JOIN clients c ON c.id = r.client_id"
-                " WHERE r.id = $1 AND c.owner_id = $2",
+                " WHERE r.id = $1 AND c.organization_id = $2",
     "conversations": "SELECT r.client_id FROM conversations r JOIN clients c"
-                     " ON c.id = r.client_id WHERE r.id = $1 AND c.owner_id = $2",
+                     " ON c.id = r.client_id WHERE r.id = $1 AND c.organization_id = $2",
 }
 
 
-async def _client_of(request: Request, kind: str, resource_id: int, owner_id: int) -> int:
-    client_id = await request.state.api.pool.fetchval(_CLIENT_OF[kind], resource_id, owner_id)
+async def _client_of(request: Request, kind: str, resource_id: int,
+                     organization_id: int) -> int:
+    client_id = await request.state.api.pool.fetchval(_CLIENT_OF[kind], resource_id,
+                                                      organization_id)
     if client_id is None:
         raise ApiError(404, f"{kind[:-1]} not found")
     return client_id
@@ -55,7 +57,7 @@ async def create_contact(body: ContactCreateFor, request: Request,
             responses=responses(401, 403, 404, 409, 422, 429))
 async def update_contact(contact_id: Id, body: ContactUpdate, request: Request,
                          principal: contact_routes.Write) -> ContactOut:
-    client_id = await _client_of(request, "contacts", contact_id, principal.user_id)
+    client_id = await _client_of(request, "contacts", contact_id, principal.organization_id)
     return await contact_routes.update_contact(client_id, contact_id, body, request, principal)
 
 
@@ -64,7 +66,7 @@ async def update_contact(contact_id: Id, body: ContactUpdate, request: Request,
                responses=responses(401, 403, 404, 429))
 async def delete_contact(contact_id: Id, request: Request,
                          principal: contact_routes.Write) -> Response:
-    client_id = await _client_of(request, "contacts", contact_id, principal.user_id)
+    client_id = await _client_of(request, "contacts", contact_id, principal.organization_id)
     return await contact_routes.delete_contact(client_id, contact_id, request, principal)
 
 
@@ -74,7 +76,8 @@ async def delete_contact(contact_id: Id, request: Request,
             responses=responses(401, 403, 404, 429))
 async def get_conversation(conversation_id: Id, request: Request,
                            principal: conversation_routes.Read) -> ConversationOut:
-    client_id = await _client_of(request, "conversations", conversation_id, principal.user_id)
+    client_id = await _client_of(request, "conversations", conversation_id,
+                                 principal.organization_id)
     return await conversation_routes.get_conversation(client_id, conversation_id, request,
                                                       principal)
 
@@ -85,6 +88,7 @@ async def get_conversation(conversation_id: Id, request: Request,
                responses=responses(401, 403, 404, 409, 429))
 async def delete_conversation(conversation_id: Id, request: Request,
                               principal: conversation_routes.Write) -> Response:
-    client_id = await _client_of(request, "conversations", conversation_id, principal.user_id)
+    client_id = await _client_of(request, "conversations", conversation_id,
+                                 principal.organization_id)
     return await conversation_routes.delete_conversation(client_id, conversation_id, request,
                                                          principal)

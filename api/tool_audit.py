@@ -112,7 +112,7 @@ async def list_executions(client_id: Id, request: Request, principal: Read,
 async def client_stats(client_id: Id, request: Request, principal: Read,
                        days: Days = 30) -> StatsOut:
     await load_client(request, principal, client_id)
-    rows = await tool_audit.stats(request.state.api.pool, principal.user_id, client_id,
+    rows = await tool_audit.stats(request.state.api.pool, principal.organization_id, client_id,
                                   _since(days))
     return StatsOut(days=days, tools=[ToolStatsOut.of(s) for s in rows])
 
@@ -149,8 +149,8 @@ async def call_executions(client_id: Id, conversation_id: Id, request: Request,
 async def summary(request: Request, principal: Read, days: Days = 30) -> SummaryOut:
     pool = request.state.api.pool
     since = _since(days)
-    tools = await tool_audit.stats(pool, principal.user_id, None, since)
-    per_client = await tool_audit.per_client(pool, principal.user_id, since)
+    tools = await tool_audit.stats(pool, principal.organization_id, None, since)
+    per_client = await tool_audit.per_client(pool, principal.organization_id, since)
     count, errors = sum(t.count for t in tools), sum(t.errors for t in tools)
     return SummaryOut(days=days, tools=[ToolStatsOut.of(t) for t in tools], count=count,
                       errors=errors, error_rate=round(errors / count, 4) if count else 0.0,

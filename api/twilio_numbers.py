@@ -57,7 +57,7 @@ class AssignIn(Input):
 
 async def account_for(request: Request, principal: Principal) -> TwilioAccount | None:
     deps = request.state.events
-    return await deps.twilio(principal.user_id)
+    return await deps.twilio(principal.organization_id)
 
 
 async def _client(request: Request, principal: Principal) -> TwilioClient:
@@ -83,7 +83,7 @@ async def account_numbers(request: Request, principal: Principal) -> list[dict[s
 
 async def check_owned(request: Request, principal: Principal, phone_number: str) -> None:
     """With the organisation's own Twilio account, a client's number must be one of its."""
-    if await twilio_accounts.get(request.state.api.pool, principal.user_id) is None:
+    if await twilio_accounts.get(request.state.api.pool, principal.organization_id) is None:
         return
     numbers = {n.get("phone_number") for n in await account_numbers(request, principal)}
     if phone_number not in numbers:
@@ -110,8 +110,9 @@ async def put_credentials(body: CredentialsIn, request: Request,
                           principal: Write) -> CredentialsOut:
     state = request.state.api
     sealer = await state.sealer()
-    await twilio_accounts.put(state.pool, principal.user_id, body.account_sid,
-                              sealer.seal({"auth_token": body.auth_token}))
+    await twilio_accounts.put(state.pool, principal.organization_id, body.account_sid,
+                              sealer.seal({"auth_token": body.auth_token}),
+                              set_by=principal.user_id)
     return CredentialsOut(source="organisation", account_sid=body.account_sid)
 
 
@@ -119,7 +120,7 @@ async def put_credentials(body: CredentialsIn, request: Request,
                summary="Forget your Twilio account (scope write:twilio)",
                responses=responses(401, 403, 404, 429))
 async def delete_credentials(request: Request, principal: Write) -> Response:
-    if not await twilio_accounts.delete(request.state.api.pool, principal.user_id):
+    if not await twilio_accounts.delete(request.state.api.pool, principal.organization_id):
         raise ApiError(404, "no Twilio credentials stored")
     return Response(status_code=204)
 
@@ -130,8 +131,8 @@ async def delete_credentials(request: Request, principal: Write) -> Response:
 async def list_numbers(request: Request, principal: Read) -> NumberList:
     account = await account_for(request, principal)
     numbers = await account_numbers(request, principal)
-    mine = {c.phone_number: c.id for c in await clients.list_for_owner(
-        request.state.api.pool, principal.user_id, limit=10_000)}
+    mine = {c.phone_number: c.id for c in await clients.list_for_org(
+        request.state.api.pool, principal.organization_id, limit=10_000)}
     items = [NumberOut(sid=n.get("sid", ""), phone_number=n.get("phone_number", ""),
                        friendly_name=n.get("friendly_name"), voice_url=n.get("voice_url"),
                        sms_url=n.get("sms_url"), capabilities=n.get("capabilities") or {},
@@ -161,8 +162,8 @@ async def assign_number(number_sid: str, body: AssignIn, request: Request,
     except TwilioError as exc:
         raise _upstream(exc) from None
     try:
-        await clients.update_for_owner(state.pool, principal.user_id, client.id,
-                                       phone_number=number["phone_number"])
+        await clients.update_for_org(state.pool, principal.organization_id, client.id,
+                                     phone_number=number["phone_number"])
     except asyncpg.UniqueViolationError:
         raise ApiError(409, "this number already belongs to another client",
                        "phone_number_taken") from None

@@ -103,7 +103,7 @@ def _delivery(row: dict, attempts: list) -> DeliveryOut:
 
 
 async def _endpoint(request: Request, principal: Principal, endpoint_id: int) -> Endpoint:
-    endpoint = await webhooks.get_for_owner(request.state.api.pool, principal.user_id,
+    endpoint = await webhooks.get_for_org(request.state.api.pool, principal.organization_id,
                                             endpoint_id)
     if endpoint is None:
         raise ApiError(404, "webhook endpoint not found")
@@ -114,7 +114,7 @@ async def _endpoint(request: Request, principal: Principal, endpoint_id: int) ->
             summary="Your webhook endpoints (scope read:webhooks)",
             responses=responses(401, 403, 429))
 async def list_endpoints(request: Request, principal: Read) -> list[EndpointOut]:
-    items = await webhooks.list_for_owner(request.state.api.pool, principal.user_id)
+    items = await webhooks.list_for_org(request.state.api.pool, principal.organization_id)
     return [EndpointOut.of(e) for e in items]
 
 
@@ -136,6 +136,7 @@ async def create_endpoint(body: EndpointIn, request: Request,
     secret = signing.new_secret()
     sealer = await state.sealer()
     endpoint = await webhooks.insert(state.pool, owner_id=principal.user_id,
+                                     organization_id=principal.organization_id,
                                      client_id=body.client_id, url=body.url, events=body.events,
                                      description=body.description,
                                      secret_ciphertext=sealer.seal({"secret": secret}))
@@ -152,7 +153,7 @@ async def get_endpoint(endpoint_id: Id, request: Request, principal: Read) -> En
                summary="Remove an endpoint and its delivery log (scope write:webhooks)",
                responses=responses(401, 403, 404, 429))
 async def delete_endpoint(endpoint_id: Id, request: Request, principal: Write) -> Response:
-    if not await webhooks.delete_for_owner(request.state.api.pool, principal.user_id,
+    if not await webhooks.delete_for_org(request.state.api.pool, principal.organization_id,
                                            endpoint_id):
         raise ApiError(404, "webhook endpoint not found")
     return Response(status_code=204)
@@ -162,7 +163,7 @@ async def delete_endpoint(endpoint_id: Id, request: Request, principal: Write) -
              summary="Enable an endpoint that was disabled for failing (scope write:webhooks)",
              responses=responses(401, 403, 404, 429))
 async def enable_endpoint(endpoint_id: Id, request: Request, principal: Write) -> EndpointOut:
-    endpoint = await webhooks.enable_for_owner(request.state.api.pool, principal.user_id,
+    endpoint = await webhooks.enable_for_org(request.state.api.pool, principal.organization_id,
                                                endpoint_id)
     if endpoint is None:
         raise ApiError(404, "webhook endpoint not found")

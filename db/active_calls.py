@@ -41,13 +41,13 @@ _SELECT = (
 )
 
 
-async def for_owner(db: Executor, owner_id: int, *, stale_after_seconds: float
-                    ) -> list[ActiveCall]:
-    """The owner's live calls; rows whose process stopped beating are left out."""
+async def for_org(db: Executor, organization_id: int, *, stale_after_seconds: float
+                  ) -> list[ActiveCall]:
+    """The organisation's live calls; rows whose process stopped beating are left out."""
     rows = await db.fetch(
-        f"{_SELECT} WHERE a.owner_id = $1"
+        f"{_SELECT} WHERE c.organization_id = $1"
         " AND a.heartbeat_at >= now() - make_interval(secs => $2) ORDER BY a.started_at",
-        owner_id, stale_after_seconds)
+        organization_id, stale_after_seconds)
     return [ActiveCall(**r) for r in rows]
 
 

@@ -1,7 +1,7 @@
 """Call analytics: aggregates over conversations, appointments and messages.
 
-Every query is scoped to an owner's clients (``clients.owner_id``), and optionally to one of
-them; the caller has already checked that the client belongs to the owner.
+Every query is scoped to an organisation's clients (``clients.organization_id``), and optionally
+to one of them; the caller has already checked that the client belongs to the organisation.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 
 from db.pool import Executor
 
-# $1 owner, $2 client or NULL, $3 since, $4 until
+# $1 organisation, $2 client or NULL, $3 since, $4 until
 _CALLS = ("conversations c JOIN clients cl ON cl.id = c.client_id"
-          " WHERE cl.owner_id = $1 AND ($2::bigint IS NULL OR c.client_id = $2)"
+          " WHERE cl.organization_id = $1 AND ($2::bigint IS NULL OR c.client_id = $2)"
           " AND c.created_at >= $3 AND c.created_at < $4")
 
 # Per call: did it book, how many messages; joined once so each aggregate reads one row per call.
@@ -60,23 +60,24 @@ _TOTALS = (
     " AS avg_duration_seconds, coalesce(sum(billed_seconds), 0)::int AS billed_seconds")
 
 
-async def stats(db: Executor, owner_id: int, client_id: int | None, since: datetime,
+async def stats(db: Executor, organization_id: int, client_id: int | None, since: datetime,
                 until: datetime) -> Stats:
     row = await db.fetchrow(f"SELECT {_TOTALS} FROM ({_PER_CALL}) p",
-                            owner_id, client_id, since, until)
+                            organization_id, client_id, since, until)
     return Stats(**row)
 
 
-async def busiest_hours(db: Executor, owner_id: int, client_id: int | None, since: datetime,
-                        until: datetime, tz: str) -> list[tuple[int, int]]:
+async def busiest_hours(db: Executor, organization_id: int, client_id: int | None,
+                        since: datetime, until: datetime, tz: str) -> list[tuple[int, int]]:
     """(hour of day in ``tz``, calls), busiest first; hours without calls are left out."""
     rows = await db.fetch(
         "SELECT extract(hour FROM c.created_at AT TIME ZONE $5)::int AS hour, count(*) AS calls"
-        f" FROM {_CALLS} GROUP BY 1 ORDER BY 2 DESC, 1", owner_id, client_id, since, until, tz)
+        f" FROM {_CALLS} GROUP BY 1 ORDER BY 2 DESC, 1", organization_id, client_id, since,
+        until, tz)
     return [(r["hour"], r["calls"]) for r in rows]
 
 
-async def daily(db: Executor, owner_id: int, client_id: int | None, since: datetime,
+async def daily(db: Executor, organization_id: int, client_id: int | None, since: datetime,
                 until: datetime, tz: str) -> list[Day]:
     """One row per local day in [since, until), days without calls included as zeros (so a
     chart has no gaps)."""
@@ -92,7 +93,7 @@ async def daily(db: Executor, owner_id: int, client_id: int | None, since: datet
         " avg(p.duration_seconds) FILTER (WHERE p.status = 'ended' AND p.duration_seconds > 0)"
         " AS avg_duration_seconds"
         " FROM d LEFT JOIN p ON (p.created_at AT TIME ZONE $5)::date = d.day"
-        " GROUP BY d.day ORDER BY d.day", owner_id, client_id, since, until, tz)
+        " GROUP BY d.day ORDER BY d.day", organization_id, client_id, since, until, tz)
     return [Day(**r) for r in rows]
 
 
@@ -113,7 +114,7 @@ class CallRow:
     transcript: list[dict[str, Any]]
 
 
-async def calls(db: Executor, owner_id: int, client_id: int | None, since: datetime,
+async def calls(db: Executor, organization_id: int, client_id: int | None, since: datetime,
                 until: datetime, *, limit: int, offset: int = 0) -> list[CallRow]:
     """Calls in the range, newest first, with what each one achieved."""
     rows = await db.fetch(
@@ -123,5 +124,5 @@ async def calls(db: Executor, owner_id: int, client_id: int | None, since: datet
         " (SELECT count(*) FROM appointments a WHERE a.conversation_id = c.id)::int AS bookings,"
         " (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)::int AS messages,"
         f" c.transcript FROM {_CALLS} ORDER BY c.created_at DESC, c.id DESC LIMIT $5 OFFSET $6",
-        owner_id, client_id, since, until, limit, offset)
+        organization_id, client_id, since, until, limit, offset)
     return [CallRow(**r) for r in rows]

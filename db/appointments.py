@@ -267,18 +267,19 @@ async def _page(db: Executor, scope: str, first: Any, f: AppointmentFilter, limi
 
 async def list_for_client(db: Executor, client_id: int, f: AppointmentFilter, *, limit: int,
                           offset: int) -> tuple[list[Appointment], int]:
-    """Callers check that the client belongs to the user first."""
+    """Callers check that the client belongs to the organisation first."""
     return await _page(db, "a.client_id = $1", client_id, f, limit, offset)
 
 
-async def list_for_owner(db: Executor, owner_id: int, f: AppointmentFilter, *, limit: int,
-                         offset: int) -> tuple[list[Appointment], int]:
-    """Across every client the owner may see."""
-    return await _page(db, clients.owned_by(1), owner_id, f, limit, offset)
+async def list_for_org(db: Executor, organization_id: int, f: AppointmentFilter, *,
+                       limit: int, offset: int) -> tuple[list[Appointment], int]:
+    """Across every client of the organisation."""
+    return await _page(db, clients.in_organization(1), organization_id, f, limit, offset)
 
 
-async def get_for_owner(db: Executor, owner_id: int, appointment_id: int) -> Appointment | None:
+async def get_for_org(db: Executor, organization_id: int,
+                      appointment_id: int) -> Appointment | None:
     row = await db.fetchrow(
         f"SELECT {_A_COLUMNS} FROM appointments a JOIN clients ON clients.id = a.client_id"
-        f" WHERE a.id = $2 AND {clients.owned_by(1)}", owner_id, appointment_id)
+        f" WHERE a.id = $2 AND {clients.in_organization(1)}", organization_id, appointment_id)
     return Appointment(**row) if row else None

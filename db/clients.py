@@ -31,6 +31,7 @@ class Client:
     settings: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    organization_id: int | None = None  # filled from the owner's membership on insert
 
 
 _COLUMNS = ", ".join(Client.__dataclass_fields__)
@@ -72,72 +73,76 @@ async def count(db: Executor) -> int:
     return await db.fetchval("SELECT count(*) FROM clients")
 
 
-# --- owner-scoped access (the management API) ------------------------------------------------
-# Every function takes the owner: another tenant's client is simply not found.
+# --- organisation-scoped access (the management API) -----------------------------------------
+# Every function takes the organisation: another organisation's client is simply not found.
 
-def owned_by(param: int, table: str = "clients") -> str:
-    """The condition "``table`` (a clients row) belongs to the owner in parameter ``param``",
-    for queries that join clients to reach rows across all of an owner's clients."""
-    return f"{table}.owner_id = ${param}"
-
-
-# Columns an owner may change; balance_seconds and owner_id are deliberately absent.
-OWNER_WRITABLE = frozenset(_WRITABLE) - {"owner_id", "balance_seconds", "settings"}
+def in_organization(param: int, table: str = "clients") -> str:
+    """The condition "``table`` (a clients row) belongs to the organisation in parameter
+    ``param``", for queries that join clients to reach rows across all of its clients."""
+    return f"{table}.organization_id = ${param}"
 
 
-async def list_for_owner(db: Executor, owner_id: int, *, limit: int = 100,
-                         offset: int = 0) -> list[Client]:
+# Columns the API may change; balance_seconds, owner_id and organization_id are absent.
+OWNER_WRITABLE = frozenset(_WRITABLE) - {"owner_id", "organization_id", "balance_seconds",
+                                         "settings"}
+
+
+async def list_for_org(db: Executor, organization_id: int, *, limit: int = 100,
+                       offset: int = 0) -> list[Client]:
     rows = await db.fetch(
-        f"SELECT {_COLUMNS} FROM clients WHERE owner_id = $1 ORDER BY id LIMIT $2 OFFSET $3",
-        owner_id, limit, offset)
+        f"SELECT {_COLUMNS} FROM clients WHERE organization_id = $1 ORDER BY id"
+        " LIMIT $2 OFFSET $3", organization_id, limit, offset)
     return [Client(**r) for r in rows]
 
 
-async def count_for_owner(db: Executor, owner_id: int) -> int:
-    return await db.fetchval("SELECT count(*) FROM clients WHERE owner_id = $1", owner_id)
+async def count_for_org(db: Executor, organization_id: int) -> int:
+    return await db.fetchval("SELECT count(*) FROM clients WHERE organization_id = $1",
+                             organization_id)
 
 
-async def get_for_owner(db: Executor, owner_id: int, client_id: int) -> Client | None:
-    row = await db.fetchrow(f"SELECT {_COLUMNS} FROM clients WHERE id = $1 AND owner_id = $2",
-                            client_id, owner_id)
+async def get_for_org(db: Executor, organization_id: int, client_id: int) -> Client | None:
+    row = await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM clients WHERE id = $1 AND organization_id = $2",
+        client_id, organization_id)
     return Client(**row) if row else None
 
 
-async def update_for_owner(db: Executor, owner_id: int, client_id: int,
-                           **values: Any) -> Client | None:
+async def update_for_org(db: Executor, organization_id: int, client_id: int,
+                         **values: Any) -> Client | None:
     unknown = set(values) - OWNER_WRITABLE
     if unknown:
         raise TypeError(f"not owner-writable: {sorted(unknown)}")
     if not values:
-        return await get_for_owner(db, owner_id, client_id)
+        return await get_for_org(db, organization_id, client_id)
     sets = assignments(values, first_param=3)
     row = await db.fetchrow(
-        f"UPDATE clients SET {sets}, updated_at = now() WHERE id = $1 AND owner_id = $2"
-        f" RETURNING {_COLUMNS}", client_id, owner_id, *values.values())
+        f"UPDATE clients SET {sets}, updated_at = now() WHERE id = $1 AND organization_id = $2"
+        f" RETURNING {_COLUMNS}", client_id, organization_id, *values.values())
     return Client(**row) if row else None
 
 
-async def delete_for_owner(db: Executor, owner_id: int, client_id: int) -> bool:
-    result = await db.execute("DELETE FROM clients WHERE id = $1 AND owner_id = $2",
-                              client_id, owner_id)
+async def delete_for_org(db: Executor, organization_id: int, client_id: int) -> bool:
+    result = await db.execute("DELETE FROM clients WHERE id = $1 AND organization_id = $2",
+                              client_id, organization_id)
     return result.endswith(" 1")
 
 
-async def set_setting(db: Executor, owner_id: int, client_id: int, key: str,
+async def set_setting(db: Executor, organization_id: int, client_id: int, key: str,
                       value: Any) -> Client | None:
     """Set one key of clients.settings in place (concurrent puts of other keys survive)."""
     row = await db.fetchrow(
         "UPDATE clients SET settings = settings || jsonb_build_object($3::text, $4::jsonb),"
-        " updated_at = now() WHERE id = $1 AND owner_id = $2"
-        f" RETURNING {_COLUMNS}", client_id, owner_id, key, value)
+        " updated_at = now() WHERE id = $1 AND organization_id = $2"
+        f" RETURNING {_COLUMNS}", client_id, organization_id, key, value)
     return Client(**row) if row else None
 
 
-async def remove_setting(db: Executor, owner_id: int, client_id: int,
+async def remove_setting(db: Executor, organization_id: int, client_id: int,
                          key: str) -> Client | None:
     row = await db.fetchrow(
         "UPDATE clients SET settings = settings - $3::text, updated_at = now()"
-        f" WHERE id = $1 AND owner_id = $2 RETURNING {_COLUMNS}", client_id, owner_id, key)
+        f" WHERE id = $1 AND organization_id = $2 RETURNING {_COLUMNS}",
+        client_id, organization_id, key)
     return Client(**row) if row else None
 
 

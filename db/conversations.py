@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from db.clients import owned_by
+from db.clients import in_organization
 from db.pool import Executor
 
 
@@ -223,29 +223,30 @@ async def expire_one(db: Executor, conversation_id: int, *, end_reason: str) -> 
         conversation_id, end_reason)
 
 
-# --- across an owner's clients (the calls API) ------------------------------------------------
+# --- across an organisation's clients (the calls API) ---------------------------------------
 
-_OWNER_FILTER = (f"{owned_by(1)} AND ($2::bigint IS NULL OR c.client_id = $2)"
+_ORG_FILTER = (f"{in_organization(1)} AND ($2::bigint IS NULL OR c.client_id = $2)"
                  " AND ($3::timestamptz IS NULL OR c.created_at >= $3)"
                  " AND ($4::timestamptz IS NULL OR c.created_at < $4)"
                  " AND ($5::text IS NULL OR c.status = $5)")
 _C_COLUMNS = ", ".join(f"c.{n}" for n in Conversation.__dataclass_fields__)
 
 
-async def list_for_owner(db: Executor, owner_id: int, f: ConversationFilter, *,
-                         client_id: int | None, limit: int,
-                         offset: int) -> tuple[list[Conversation], int]:
-    args = (owner_id, client_id, f.since, f.until, f.status)
+async def list_for_org(db: Executor, organization_id: int, f: ConversationFilter, *,
+                       client_id: int | None, limit: int,
+                       offset: int) -> tuple[list[Conversation], int]:
+    args = (organization_id, client_id, f.since, f.until, f.status)
     source = "conversations c JOIN clients ON clients.id = c.client_id"
-    rows = await db.fetch(f"SELECT {_C_COLUMNS} FROM {source} WHERE {_OWNER_FILTER}"
+    rows = await db.fetch(f"SELECT {_C_COLUMNS} FROM {source} WHERE {_ORG_FILTER}"
                           " ORDER BY c.created_at DESC, c.id DESC LIMIT $6 OFFSET $7",
                           *args, limit, offset)
-    total = await db.fetchval(f"SELECT count(*) FROM {source} WHERE {_OWNER_FILTER}", *args)
+    total = await db.fetchval(f"SELECT count(*) FROM {source} WHERE {_ORG_FILTER}", *args)
     return [Conversation(**r) for r in rows], total
 
 
-async def get_for_owner(db: Executor, owner_id: int, conversation_id: int) -> Conversation | None:
+async def get_for_org(db: Executor, organization_id: int,
+                      conversation_id: int) -> Conversation | None:
     row = await db.fetchrow(
         f"SELECT {_C_COLUMNS} FROM conversations c JOIN clients ON clients.id = c.client_id"
-        f" WHERE c.id = $2 AND {owned_by(1)}", owner_id, conversation_id)
+        f" WHERE c.id = $2 AND {in_organization(1)}", organization_id, conversation_id)
     return Conversation(**row) if row else None

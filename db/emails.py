@@ -54,9 +54,12 @@ async def mark(db: Executor, email_id: int, status: str, *, backend: str | None,
 
 
 async def owner_addresses(db: Executor, *, client_id: int | None = None,
-                          owner_id: int | None = None) -> list[tuple[int, str]]:
-    """(owner id, address) of the people told about a client's (or an owner's) business."""
+                          organization_id: int | None = None) -> list[tuple[int, str]]:
+    """(user id, address) of the people told about a client's (or an organisation's)
+    business: the organisation's owners."""
     rows = await db.fetch(
-        "SELECT u.id, u.email FROM users u WHERE u.is_active AND u.id ="
-        " coalesce($2, (SELECT owner_id FROM clients WHERE id = $1))", client_id, owner_id)
+        "SELECT u.id, u.email FROM users u JOIN memberships m ON m.user_id = u.id"
+        " WHERE u.is_active AND m.role = 'owner' AND m.organization_id ="
+        " coalesce($2, (SELECT organization_id FROM clients WHERE id = $1)) ORDER BY u.id",
+        client_id, organization_id)
     return [(r["id"], r["email"]) for r in rows]

@@ -30,8 +30,10 @@ async def record(conn: asyncpg.Connection, type: str, data: dict[str, Any], *,
     if client_id is None and owner_id is None:
         raise ValueError("an event belongs to a client or an owner")
     event_id = await conn.fetchval(
-        "INSERT INTO events (owner_id, client_id, type, data, idempotency_key)"
-        " SELECT coalesce($1, (SELECT owner_id FROM clients WHERE id = $2)), $2, $3, $4, $5"
+        "INSERT INTO events (owner_id, client_id, type, data, idempotency_key, organization_id)"
+        " SELECT coalesce($1, (SELECT owner_id FROM clients WHERE id = $2)), $2, $3, $4, $5,"
+        " coalesce((SELECT organization_id FROM clients WHERE id = $2),"
+        " (SELECT organization_id FROM memberships WHERE user_id = $1))"
         " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
         owner_id, client_id, type, data, key)
     if event_id is not None:

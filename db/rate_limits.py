@@ -40,8 +40,6 @@ async def prune(db: Executor, *, older_than_seconds: int) -> None:
                      " < now() - make_interval(secs => $1)", float(older_than_seconds))
 
 
-async def plan_of_user(db: Executor, user_id: int) -> tuple[int, str] | None:
-    """The user's organisation and its plan."""
-    row = await db.fetchrow("SELECT o.id, o.plan FROM memberships m JOIN organizations o"
-                            " ON o.id = m.organization_id WHERE m.user_id = $1", user_id)
-    return (row["id"], row["plan"]) if row else None
+async def plan_of(db: Executor, organization_id: int) -> str | None:
+    """The organisation's plan (api.plans)."""
+    return await db.fetchval("SELECT plan FROM organizations WHERE id = $1", organization_id)

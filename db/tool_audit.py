@@ -1,6 +1,6 @@
-"""Reading the tool audit (tool_executions): lists, one row, per-tool stats, an owner summary.
+"""Reading the tool audit (tool_executions): lists, one row, per-tool stats, a summary.
 
-The caller has checked the client belongs to the owner; the summary scopes by owner itself.
+The caller has checked the client belongs to the organisation; the summary scopes by it itself.
 """
 
 from __future__ import annotations
@@ -70,24 +70,25 @@ _STATS = ("SELECT tool_name, count(*) AS count, count(*) FILTER (WHERE status = 
           " percentile_cont(0.5) WITHIN GROUP (ORDER BY execution_time_ms) AS p50_ms,"
           " percentile_cont(0.95) WITHIN GROUP (ORDER BY execution_time_ms) AS p95_ms"
           " FROM tool_executions t JOIN clients cl ON cl.id = t.client_id"
-          " WHERE cl.owner_id = $1 AND ($2::bigint IS NULL OR t.client_id = $2)"
+          " WHERE cl.organization_id = $1 AND ($2::bigint IS NULL OR t.client_id = $2)"
           " AND t.created_at >= $3")
 
 
-async def stats(db: Executor, owner_id: int, client_id: int | None,
+async def stats(db: Executor, organization_id: int, client_id: int | None,
                 since: datetime) -> list[ToolStats]:
     """Per tool, most used first."""
     rows = await db.fetch(_STATS + " GROUP BY tool_name ORDER BY count DESC, tool_name",
-                          owner_id, client_id, since)
+                          organization_id, client_id, since)
     return [ToolStats(**r) for r in rows]
 
 
-async def per_client(db: Executor, owner_id: int, since: datetime) -> list[dict[str, Any]]:
-    """Per client of the owner's that ran any tool: runs and errors."""
+async def per_client(db: Executor, organization_id: int, since: datetime) -> list[dict[str, Any]]:
+    """Per client of the organisation that ran any tool: runs and errors."""
     rows = await db.fetch(
         "SELECT t.client_id, cl.name, count(*) AS count,"
         " count(*) FILTER (WHERE t.status = 'error') AS errors"
         " FROM tool_executions t JOIN clients cl ON cl.id = t.client_id"
-        " WHERE cl.owner_id = $1 AND t.created_at >= $2"
-        " GROUP BY t.client_id, cl.name ORDER BY count DESC, t.client_id", owner_id, since)
+        " WHERE cl.organization_id = $1 AND t.created_at >= $2"
+        " GROUP BY t.client_id, cl.name ORDER BY count DESC, t.client_id",
+        organization_id, since)
     return [dict(r) for r in rows]

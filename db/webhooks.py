@@ -12,7 +12,7 @@ from db.pool import Executor
 @dataclass(frozen=True)
 class Endpoint:
     id: int
-    owner_id: int
+    owner_id: int  # who registered it
     client_id: int | None
     url: str
     events: list[str]
@@ -23,6 +23,7 @@ class Endpoint:
     disabled_at: datetime | None
     disabled_reason: str | None
     created_at: datetime
+    organization_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -52,40 +53,46 @@ _D = ", ".join(Delivery.__dataclass_fields__)
 _A = ", ".join(Attempt.__dataclass_fields__)
 
 
-# --- endpoints (owner-scoped: another owner's endpoint is simply not found) ------------------
+# --- endpoints (organisation-scoped: another organisation's endpoint is simply not found) ----
 
 async def insert(db: Executor, *, owner_id: int, client_id: int | None, url: str,
-                 events: list[str], description: str, secret_ciphertext: bytes) -> Endpoint:
+                 events: list[str], description: str, secret_ciphertext: bytes,
+                 organization_id: int | None = None) -> Endpoint:
+    """``owner_id``: who registers it; the endpoint belongs to ``organization_id`` (by
+    default that user's organisation)."""
     row = await db.fetchrow(
         "INSERT INTO webhook_endpoints (owner_id, client_id, url, events, description,"
-        f" secret_ciphertext) VALUES ($1, $2, $3, $4, $5, $6) RETURNING {_E}",
-        owner_id, client_id, url, events, description, secret_ciphertext)
+        " secret_ciphertext, organization_id) VALUES ($1, $2, $3, $4, $5, $6, coalesce($7,"
+        f" (SELECT organization_id FROM memberships WHERE user_id = $1))) RETURNING {_E}",
+        owner_id, client_id, url, events, description, secret_ciphertext, organization_id)
     return Endpoint(**row)
 
 
-async def list_for_owner(db: Executor, owner_id: int) -> list[Endpoint]:
-    rows = await db.fetch(f"SELECT {_E} FROM webhook_endpoints WHERE owner_id = $1"
-                          " ORDER BY id", owner_id)
+async def list_for_org(db: Executor, organization_id: int) -> list[Endpoint]:
+    rows = await db.fetch(f"SELECT {_E} FROM webhook_endpoints WHERE organization_id = $1"
+                          " ORDER BY id", organization_id)
     return [Endpoint(**r) for r in rows]
 
 
-async def get_for_owner(db: Executor, owner_id: int, endpoint_id: int) -> Endpoint | None:
+async def get_for_org(db: Executor, organization_id: int, endpoint_id: int) -> Endpoint | None:
     row = await db.fetchrow(f"SELECT {_E} FROM webhook_endpoints WHERE id = $1"
-                            " AND owner_id = $2", endpoint_id, owner_id)
+                            " AND organization_id = $2", endpoint_id, organization_id)
     return Endpoint(**row) if row else None
 
 
-async def delete_for_owner(db: Executor, owner_id: int, endpoint_id: int) -> bool:
-    result = await db.execute("DELETE FROM webhook_endpoints WHERE id = $1 AND owner_id = $2",
-                              endpoint_id, owner_id)
+async def delete_for_org(db: Executor, organization_id: int, endpoint_id: int) -> bool:
+    result = await db.execute(
+        "DELETE FROM webhook_endpoints WHERE id = $1 AND organization_id = $2",
+        endpoint_id, organization_id)
     return result.endswith(" 1")
 
 
-async def enable_for_owner(db: Executor, owner_id: int, endpoint_id: int) -> Endpoint | None:
+async def enable_for_org(db: Executor, organization_id: int,
+                         endpoint_id: int) -> Endpoint | None:
     row = await db.fetchrow(
         "UPDATE webhook_endpoints SET is_active = true, disabled_at = NULL,"
-        " disabled_reason = NULL, failing_since = NULL WHERE id = $1 AND owner_id = $2"
-        f" RETURNING {_E}", endpoint_id, owner_id)
+        " disabled_reason = NULL, failing_since = NULL WHERE id = $1 AND organization_id = $2"
+        f" RETURNING {_E}", endpoint_id, organization_id)
     return Endpoint(**row) if row else None
 
 
@@ -96,13 +103,14 @@ async def get(db: Executor, endpoint_id: int) -> Endpoint | None:
     return Endpoint(**row) if row else None
 
 
-async def subscribed(db: Executor, *, owner_id: int, client_id: int | None,
+async def subscribed(db: Executor, *, organization_id: int, client_id: int | None,
                      event_type: str) -> list[Endpoint]:
-    """Active endpoints of the owner that take this event (for this client, or all)."""
+    """Active endpoints of the organisation that take this event (for this client, or
+    all)."""
     rows = await db.fetch(
-        f"SELECT {_E} FROM webhook_endpoints WHERE owner_id = $1 AND is_active"
+        f"SELECT {_E} FROM webhook_endpoints WHERE organization_id = $1 AND is_active"
         " AND $3 = ANY(events) AND (client_id IS NULL OR client_id = $2) ORDER BY id",
-        owner_id, client_id, event_type)
+        organization_id, client_id, event_type)
     return [Endpoint(**r) for r in rows]
 
 

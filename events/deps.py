@@ -32,14 +32,14 @@ class Deps:
         return Mailer(EmailConfig.of(self.settings), self.http, self.breakers,
                       alias=EMAIL_BREAKER_ALIAS)
 
-    async def twilio(self, owner_id: int) -> TwilioAccount | None:
+    async def twilio(self, organization_id: int) -> TwilioAccount | None:
         s = self.settings
-        account = await resolve_twilio(self.pool, owner_id, opener=self.sealer,
+        account = await resolve_twilio(self.pool, organization_id, opener=self.sealer,
                                        base_url=s.twilio_api_base_url,
                                        server_sid=s.twilio_account_sid,
                                        server_token=s.secret("twilio_auth_token"))
         if account is not None:   # so the agent's send_sms can tell when it is down
-            self.breakers.alias(twilio_breaker_alias(owner_id), account.breaker_name())
+            self.breakers.alias(twilio_breaker_alias(organization_id), account.breaker_name())
         return account
 
     def retry_or_give_up(self, attempts: int, reason: str) -> None:

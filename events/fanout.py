@@ -14,7 +14,8 @@ log = logging.getLogger("frontdesk.events")
 
 async def fan_out(deps: Deps, event_id: int) -> None:
     async with deps.pool.acquire() as conn, conn.transaction():
-        event = await conn.fetchrow("SELECT id, owner_id, client_id, type, data, created_at"
+        event = await conn.fetchrow("SELECT id, owner_id, organization_id, client_id, type,"
+                                    " data, created_at"
                                     " FROM events WHERE id = $1", event_id)
         if event is None:
             return

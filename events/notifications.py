@@ -26,11 +26,11 @@ def wants(client: Client | None, setting: str = "owner_notifications") -> bool:
 
 
 async def to_owners(conn: Any, *, kind: str, subject: str, body: str, key: str,
-                    client_id: int | None = None, owner_id: int | None = None) -> int:
+                    client_id: int | None = None, organization_id: int | None = None) -> int:
     """Queue one e-mail per owner address, once per key; returns how many were queued."""
     queued = 0
     for oid, address in await emails.owner_addresses(conn, client_id=client_id,
-                                                      owner_id=owner_id):
+                                                      organization_id=organization_id):
         email = await emails.insert(conn, kind=kind, to_address=address, subject=subject,
                                     body=body, owner_id=oid, client_id=client_id,
                                     key=f"{key}:{address}")
@@ -57,7 +57,7 @@ async def on_event(conn: Any, event: dict[str, Any], client: Client | None) -> N
                              f"message:\n\n{data.get('message') or data.get('text') or ''}")
     elif kind == "balance.low":
         await to_owners(conn, kind="balance_low", client_id=event["client_id"],
-                        owner_id=event["owner_id"], key=key,
+                        organization_id=event["organization_id"], key=key,
                         subject=f"{data.get('client_name')}: call time is running low",
                         body=f"{data.get('client_name')} has {data.get('balance_seconds')} s "
                              f"of call time left, under 10 % of the last "

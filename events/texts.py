@@ -104,7 +104,7 @@ async def send(deps: Deps, sms_id: int, attempts: int) -> None:
     if deps.settings.integrations_stub_mode:
         await sms.mark(deps.pool, sms_id, "skipped", error_message="stub mode")
         return
-    account = await deps.twilio(client.owner_id)
+    account = await deps.twilio(client.organization_id)
     if account is None:
         await sms.mark(deps.pool, sms_id, "failed", error_message="no Twilio credentials")
         return

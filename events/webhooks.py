@@ -135,7 +135,8 @@ async def deliver(deps: Deps, delivery_id: int) -> None:
 async def _tell_owner_disabled(conn: Any, endpoint: Endpoint) -> None:
     from events.notifications import SEND_EMAIL
 
-    for owner_id, address in await emails.owner_addresses(conn, owner_id=endpoint.owner_id):
+    for owner_id, address in await emails.owner_addresses(
+            conn, organization_id=endpoint.organization_id):
         email = await emails.insert(
             conn, kind="webhook_disabled", to_address=address, owner_id=owner_id,
             client_id=endpoint.client_id, key=f"webhook_disabled:{endpoint.id}:{address}:"
@@ -153,7 +154,7 @@ async def _tell_owner_disabled(conn: Any, endpoint: Endpoint) -> None:
 async def fan_out(conn: Any, event: dict[str, Any]) -> int:
     """A delivery (and its job) per subscribed endpoint; returns how many were new."""
     count = 0
-    for endpoint in await webhooks.subscribed(conn, owner_id=event["owner_id"],
+    for endpoint in await webhooks.subscribed(conn, organization_id=event["organization_id"],
                                               client_id=event["client_id"],
                                               event_type=event["type"]):
         delivery_id = await webhooks.create_delivery(conn, endpoint.id, event["id"])

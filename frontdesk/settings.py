@@ -149,6 +149,8 @@ class Settings(BaseSettings):
     smtp_url: SecretStr | None = Field(None, repr=False)  # smtp://user:pass@host:587, smtps://...
     mail_from: str = "frontdesk@localhost"
     password_reset_url: str | None = None  # link in the reset e-mail; ?token=... is appended
+    invitation_url: str | None = None  # link in a team invitation; ?token=... is appended
+    invitation_ttl_days: int = Field(7, ge=1, le=90)  # how long an invitation stays open
 
     @field_validator("encryption_key")
     @classmethod
@@ -245,3 +247,7 @@ class Settings(BaseSettings):
     stripe_price_pro: str | None = None          # price_... of the Pro plan's monthly price
     stripe_price_enterprise: str | None = None
     billing_grace_days: int = Field(7, ge=0, le=90)  # after a failed payment or cancellation
+    # API-key requests per hour per organisation, by plan ("unlimited" or a count).
+    plan_api_requests_per_hour: str = Field(
+        "free=100,pro=1000,enterprise=unlimited",
+        pattern=r"^(free|pro|enterprise)=(\d+|unlimited)(,(free|pro|enterprise)=(\d+|unlimited))*$")

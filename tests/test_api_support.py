@@ -53,6 +53,7 @@ def fields(response: httpx.Response) -> set[str]:
 async def api_server(pg_url: str, **overrides: Any) -> AsyncIterator[LiveServer]:
     overrides.setdefault("rate_limit_requests", 10_000)
     overrides.setdefault("auth_rate_limit_requests", 10_000)
+    overrides.setdefault("plan_api_requests_per_hour", "free=unlimited,pro=unlimited")
     async with live_server(pg_url, providers=ScriptedProviders(), **overrides) as server:
         yield server
 

@@ -36,7 +36,8 @@ async def server(pg_url: str, stripe_server: FakeStripe) -> AsyncIterator[LiveSe
     async with api_server(pg_url, stripe_secret_key=SECRET_KEY,
                           stripe_webhook_secret=WEBHOOK_SECRET,
                           stripe_api_base=stripe_server.url, stripe_price_pro=PRICE_PRO,
-                          stripe_price_enterprise=PRICE_ENTERPRISE) as srv:
+                          stripe_price_enterprise=PRICE_ENTERPRISE,
+                          plan_api_requests_per_hour="free=100,pro=1000") as srv:
         stripe_server.webhook_url = f"{srv.url}/api/stripe/webhook"
         yield srv
 

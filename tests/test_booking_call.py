@@ -205,10 +205,10 @@ async def test_stop_by_text_stops_every_text_to_that_number(pool, pg_url):
         from tools.messaging import twilio_breaker_alias
 
         account = await Deps(server.settings, pool, None, None).twilio(  # type: ignore[arg-type]
-            client.owner_id)
+            client.organization_id)
         for _ in range(3):
             shared.get(account.breaker_name()).record_failure()
-        assert shared.retry_after(twilio_breaker_alias(client.owner_id)) is not None
+        assert shared.retry_after(twilio_breaker_alias(client.organization_id)) is not None
         await pool.execute("DELETE FROM sms_opt_outs")
         assert await send_sms(ctx, "Hi") == {"sent": False,
                                              "reason": "texting is unavailable right now"}

@@ -189,8 +189,8 @@ async def test_an_unreachable_calendar_books_nothing_and_the_caller_is_told(worl
 async def test_the_receptionist_takes_a_message_when_the_calendar_cannot_be_reached(
         world, pool):
     server, providers, _, google, client = world
-    client = await clients.update_for_owner(
-        pool, client.owner_id, client.id, llm_model="builtin/receptionist",
+    client = await clients.update_for_org(
+        pool, client.organization_id, client.id, llm_model="builtin/receptionist",
         enabled_tools=[*TOOLS, "take_message"])
     google.fail_next = 10
     conv = await phone_call(server, pool, providers, client, [
@@ -212,9 +212,9 @@ async def test_the_receptionist_takes_a_message_when_the_calendar_cannot_be_reac
 
 async def test_the_receptionist_books_moves_and_cancels_over_three_calls(world, pool):
     server, providers, _, google, client = world
-    await clients.update_for_owner(pool, client.owner_id, client.id,
-                                   llm_model="builtin/receptionist",
-                                   enabled_tools=[*TOOLS, "take_message"])
+    await clients.update_for_org(pool, client.organization_id, client.id,
+                                 llm_model="builtin/receptionist",
+                                 enabled_tools=[*TOOLS, "take_message"])
     on_day = f"{DAY:%A %B} {DAY.day}"
     first = await phone_call(server, pool, providers, client, [
         f"This is Ada Lovelace. Can I come in on {on_day} at 10 am?", "Yes.",

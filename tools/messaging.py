@@ -20,9 +20,9 @@ MAX_TEXT = 2000
 EMAIL_BREAKER_ALIAS = "email"
 
 
-def twilio_breaker_alias(owner_id: int) -> str:
+def twilio_breaker_alias(organization_id: int) -> str:
     """The breaker of the Twilio account an organisation's texts go through."""
-    return f"twilio:owner:{owner_id}"
+    return f"twilio:org:{organization_id}"
 
 
 async def send_sms(ctx: ToolContext, body: str, to: str | None = None) -> dict[str, Any]:
@@ -35,7 +35,7 @@ async def send_sms(ctx: ToolContext, body: str, to: str | None = None) -> dict[s
     number = normalize_phone(to or ctx.caller_phone)
     if await sms.opted_out(ctx.pool, ctx.client.id, number):
         return {"sent": False, "reason": "this number has opted out of texts"}
-    if breaker.shared.retry_after(twilio_breaker_alias(ctx.client.owner_id)) is not None:
+    if breaker.shared.retry_after(twilio_breaker_alias(ctx.client.organization_id)) is not None:
         return {"sent": False, "reason": "texting is unavailable right now"}
     async with ctx.pool.acquire() as conn, conn.transaction():
         message = await sms.insert_outbound(conn, client_id=ctx.client.id, kind="agent",

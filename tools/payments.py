@@ -63,7 +63,7 @@ async def _can_text(ctx: ToolContext) -> bool:
     if ctx.settings is not None and ctx.settings.twilio_account_sid \
             and ctx.settings.secret("twilio_auth_token"):
         return True
-    return await twilio_accounts.get(ctx.pool, ctx.client.owner_id) is not None
+    return await twilio_accounts.get(ctx.pool, ctx.client.organization_id) is not None
 
 
 async def create_payment(ctx: ToolContext, amount: Any, description: str) -> dict[str, Any]:

@@ -52,10 +52,10 @@ class TwilioAccount:
         return f"twilio:{self.base_url}:{self.account_sid}"
 
 
-async def resolve(db: Executor, owner_id: int, *, opener: Opener | None, base_url: str,
+async def resolve(db: Executor, organization_id: int, *, opener: Opener | None, base_url: str,
                   server_sid: str | None, server_token: str | None) -> TwilioAccount | None:
     """The organisation's own credentials, else the server's, else None."""
-    row = await twilio_accounts.get(db, owner_id)
+    row = await twilio_accounts.get(db, organization_id)
     if row is not None and opener is not None:
         secret = opener.open(row.ciphertext)
         return TwilioAccount(row.account_sid, secret["auth_token"], base_url, own=True)
