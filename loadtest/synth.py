@@ -15,6 +15,9 @@ A script::
       - dtmf: "12#"             # DTMF digits, one ``dtmf`` event each, 250 ms apart
       - wav: clip.wav           # a recorded caller turn (relative to the script)
       - pause: 3
+      - repeat:                 # the same steps again and again (long calls)
+          times: 100
+          steps: [{say: What time do you close?}, {pause: 7}]
 
 Audio is the caller voice of ``loadtest.voices`` (never the agent's), 8 kHz μ-law in
 20 ms frames; each spoken step becomes a segment with its exact speech boundaries.
@@ -78,14 +81,36 @@ def load_script(name_or_path: str | Path) -> Script:
         raise ScriptError(f"{name_or_path}: not YAML: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
         raise ScriptError(f"{name_or_path}: expected a mapping with a list of steps")
-    for i, step in enumerate(data["steps"], start=1):
-        if not isinstance(step, dict) or len(step) != 1 or next(iter(step)) not in STEP_KINDS:
-            raise ScriptError(f"{name_or_path}: step {i}: expected one of "
-                              f"{', '.join(STEP_KINDS)}, got {step!r}")
+    steps = _expand(str(name_or_path), data["steps"])
     return Script(name=str(data.get("name") or Path(str(name_or_path)).stem),
-                  steps=data["steps"], to=data.get("to"), caller=data.get("from"),
+                  steps=steps, to=data.get("to"), caller=data.get("from"),
                   voice=data.get("voice"), description=str(data.get("description", "")),
                   folder=folder)
+
+
+MAX_STEPS = 20_000
+
+
+def _expand(name: str, steps: list[Any], where: str = "step") -> list[dict[str, Any]]:
+    """The steps with every ``repeat`` unrolled, each one checked."""
+    out: list[dict[str, Any]] = []
+    for i, step in enumerate(steps, start=1):
+        label = f"{where} {i}"
+        if isinstance(step, dict) and list(step) == ["repeat"]:
+            body = step["repeat"]
+            if not isinstance(body, dict) or not isinstance(body.get("times"), int) \
+                    or body["times"] < 1 or not isinstance(body.get("steps"), list):
+                raise ScriptError(f"{name}: {label}: repeat needs times (>= 1) and steps")
+            inner = _expand(name, body["steps"], f"{label} > step")
+            out += inner * body["times"]
+        elif not isinstance(step, dict) or len(step) != 1 or next(iter(step)) not in STEP_KINDS:
+            raise ScriptError(f"{name}: {label}: expected one of "
+                              f"{', '.join(STEP_KINDS)} or repeat, got {step!r}")
+        else:
+            out.append(step)
+        if len(out) > MAX_STEPS:
+            raise ScriptError(f"{name}: more than {MAX_STEPS} steps once repeats are unrolled")
+    return out
 
 
 def silence_frames(seconds: float) -> list[bytes]:
@@ -100,6 +125,7 @@ def build(script: Script, *, voice: str | None = None) -> Recording:
     frames: list[bytes] = []
     extra: list[tuple[int, dict[str, Any]]] = []  # (after frame index, message)
     segments: list[Segment] = []
+    spoken: dict[str, list[bytes]] = {}   # a repeated line is synthesized once
     for step in script.steps:
         kind, value = next(iter(step.items()))
         if kind == "pause":
@@ -108,10 +134,13 @@ def build(script: Script, *, voice: str | None = None) -> Recording:
             if kind == "wav":
                 pcm, rate = voices.load_wav(script.folder / str(value))
                 text = f"[{Path(str(value)).name}]"
+                said = voices.to_ulaw_frames(pcm, rate)
             else:
                 text = str(value)
-                pcm, rate = voices.synthesize(text, engine=engine)
-            said = voices.to_ulaw_frames(pcm, rate)
+                if text not in spoken:
+                    spoken[text] = voices.to_ulaw_frames(*voices.synthesize(text,
+                                                                            engine=engine))
+                said = spoken[text]
             bounds = voiced_bounds(said)
             if bounds is not None:
                 first, last = bounds

@@ -8,6 +8,7 @@ completes and the events Stripe would send are POSTed, signed with the endpoint 
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import re
@@ -315,3 +316,19 @@ async def fake_stripe() -> AsyncIterator[FakeStripe]:
     async with serving(app, sock):
         state.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         yield state
+
+
+async def _serve_forever(webhook_url: str) -> None:
+    async with fake_stripe() as state:
+        state.webhook_url = webhook_url
+        print(f"fake Stripe at {state.url} (STRIPE_API_BASE), secret key {SECRET_KEY},"
+              f" webhook secret {WEBHOOK_SECRET}, events to {webhook_url}", flush=True)
+        await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    # For trying billing by hand: python -m tests.fake_stripe http://127.0.0.1:8000/api/stripe/webhook
+    import sys
+
+    asyncio.run(_serve_forever(sys.argv[1] if len(sys.argv) > 1
+                               else "http://127.0.0.1:8000/api/stripe/webhook"))

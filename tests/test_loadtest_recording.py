@@ -169,3 +169,22 @@ async def test_recorder_to_replay_round_trip_sends_identical_frames(tmp_path: Pa
     first_media = next(r for r in first.received if r.event == "media")
     assert first.marks_returned[0][0] >= first_media.at + first_media.audio_bytes / 8000
     assert received["clear"] <= first.marks_returned[1][0]
+
+
+def test_a_script_repeats_steps_and_refuses_a_malformed_repeat(tmp_path: Path) -> None:
+    from loadtest.synth import ScriptError, load_script
+
+    good = tmp_path / "long.yaml"
+    good.write_text("steps:\n  - pause: 1\n  - repeat:\n      times: 3\n      steps:\n"
+                    "        - say: Hello.\n        - repeat: {times: 2, steps: [{pause: 2}]}\n")
+    steps = load_script(good).steps
+    assert steps == [{"pause": 1}] + [{"say": "Hello."}, {"pause": 2}, {"pause": 2}] * 3
+    for body, message in [("{times: 0, steps: [{pause: 1}]}", "repeat needs times"),
+                          ("{times: 2}", "repeat needs times"),
+                          ("{times: 2, steps: [{shout: hi}]}", "step 1 > step 1: expected"),
+                          ("{times: 30000, steps: [{pause: 1}]}", "more than 20000 steps")]:
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(f"steps:\n  - repeat: {body}\n")
+        with pytest.raises(ScriptError, match=message):
+            load_script(bad)
+    assert len(load_script("long_call").steps) > 400   # the shipped 30-minute call
