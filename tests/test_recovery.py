@@ -14,7 +14,7 @@ import pytest
 from db import conversations, usage
 from tests.caller import FakeCall
 from tests.factories import make_client
-from tests.live import ACCOUNT_SID, AUTH_TOKEN, live_server
+from tests.live import ACCOUNT_SID, AUTH_TOKEN, NO_LOAD_ADMISSION, live_server
 from tests.providers import ScriptedProviders
 from tests.serving import free_socket
 from tests.waiting import until
@@ -29,7 +29,9 @@ async def start_server_process(pg_url: str, port: int) -> asyncio.subprocess.Pro
     env = {**os.environ, "DATABASE_URL": pg_url, "PORT": str(port),
            "PUBLIC_URL": f"http://127.0.0.1:{port}", "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
            "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_API_BASE_URL": "http://127.0.0.1:9",
-           "LOCAL_MODELS": "false", "METER_TICK_SECONDS": "15", "HEARTBEAT_SECONDS": "0.5"}
+           "LOCAL_MODELS": "false", "METER_TICK_SECONDS": "15", "HEARTBEAT_SECONDS": "0.5",
+           # A busy CI core must not make /voice turn the test's one call away.
+           **NO_LOAD_ADMISSION}
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.server_process",
                                                 LINE, env=env)
 

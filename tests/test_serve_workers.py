@@ -17,7 +17,7 @@ import pytest
 
 from tests.caller import FakeCall
 from tests.factories import make_client
-from tests.live import ACCOUNT_SID, AUTH_TOKEN
+from tests.live import ACCOUNT_SID, AUTH_TOKEN, NO_LOAD_ADMISSION
 from tests.serving import free_socket
 from tests.test_serve_exit import postgres_of
 from tests.waiting import ended, until
@@ -42,7 +42,8 @@ class Workers:
         self.log = home / f"serve-{self.port}.log"
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
         env |= {"FRONTDESK_HOME": str(home), "PORT": str(self.port), "PUBLIC_URL": self.url,
-                "LOCAL_MODELS": "false", "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "LOG_LEVEL": "INFO"}
+                "LOCAL_MODELS": "false", "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "LOG_LEVEL": "INFO",
+                **NO_LOAD_ADMISSION}
         if database_url:
             env["DATABASE_URL"] = database_url
         with self.log.open("wb") as out:
@@ -145,7 +146,8 @@ async def start_process(pg_url: str, port: int, public_url: str) -> asyncio.subp
     """One server as on one host behind a balancer: every host has the balancer's URL."""
     env = {**os.environ, "DATABASE_URL": pg_url, "PORT": str(port), "PUBLIC_URL": public_url,
            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-           "TWILIO_API_BASE_URL": "http://127.0.0.1:9", "LOCAL_MODELS": "false"}
+           "TWILIO_API_BASE_URL": "http://127.0.0.1:9", "LOCAL_MODELS": "false",
+           **NO_LOAD_ADMISSION}
     proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "tests.server_process",
                                                 LINE, env=env)
 
