@@ -33,12 +33,12 @@ def payload(*, kind: str, client_id: int, call_sid: str, conversation_id: int | 
                             "conversation_id": conversation_id}
     for key, value in fields.items():
         body[key] = _cut(value) if isinstance(value, str) else value
-    text = json.dumps(body, default=str)
+    text = json.dumps(body, default=str, ensure_ascii=False)
     if len(text.encode()) >= 7900:   # many long fields: keep the event, drop the detail
         body = {k: v for k, v in body.items() if not isinstance(v, str | dict | list)
                 or k in ("kind", "call_sid")}
         body["truncated"] = True
-        text = json.dumps(body, default=str)
+        text = json.dumps(body, default=str, ensure_ascii=False)
     return text
 
 

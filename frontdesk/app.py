@@ -17,7 +17,9 @@ from starlette.routing import WebSocketRoute
 
 import api.errors
 import api.routes
+import console.routes
 from api.state import ApiState
+from console.live import LiveHub
 from db import secrets
 from db.pool import open_pool
 from events.deps import Deps
@@ -131,6 +133,9 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
             workers = await start_workers(deps, dsn, settings.event_workers)
             control = CallControlListener(dsn, calls)
             await control.start()
+            live_hub = LiveHub(dsn)
+            await live_hub.start()
+            app.state.live_hub = live_hub
             gate = StreamGate(limit=settings.stream_pending_limit,
                               per_address=settings.stream_pending_per_address)
             app.state.stream_gate = gate
@@ -151,10 +156,13 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
                                         gate=gate, readiness=readiness),
                     "api": api_state,
                     "events": deps,
+                    "console": live_hub,
                 }
             finally:
                 await calls.drain(DRAIN_SECONDS)
                 await control.stop()
+                live_hub.close_streams()
+                await live_hub.stop()
                 await load.stop()
                 await stop_workers(workers)
                 await liveness.stop()
@@ -172,6 +180,7 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
     api.errors.install(app, settings)
     app.include_router(api.routes.router())
     docs_pages.install(app)
+    console.routes.install(app, settings)
     app.add_route("/voice", voice_webhook, methods=["POST"], include_in_schema=False)
     app.add_route("/voice/outbound", outbound_webhook, methods=["POST"], include_in_schema=False)
     app.add_route("/voice/status", status_callback, methods=["POST"], include_in_schema=False)
