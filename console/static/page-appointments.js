@@ -46,7 +46,7 @@ export async function render() {
     const when = h("input", { type: "datetime-local", name: "starts_at", class: "move-to",
       value: localInput(appt.starts_at), required: true });
     const errors = errorBox();
-    const form = h("form", { class: "inline move", hidden: true },
+    const form = h("form", { class: "inline move", hidden: true, novalidate: true },
       field("New time", when), h("button", { type: "submit", class: "save-move" }, "Save"),
       errors);
     form.addEventListener("submit", async (event) => {
@@ -147,7 +147,7 @@ export async function render() {
   const bookPhone = h("input", { type: "tel", name: "phone", required: true });
   const bookNotes = h("input", { name: "notes" });
   const bookErrors = errorBox();
-  const book = h("form", { class: "card inline", id: "book" },
+  const book = h("form", { class: "card inline", id: "book", novalidate: true },
     h("h2", {}, "Book an appointment"), field("Client", bookClient), field("When", bookAt),
     field("Name", bookName), field("Phone", bookPhone), field("Notes", bookNotes),
     h("button", { type: "submit" }, "Book"), bookErrors);

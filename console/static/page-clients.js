@@ -26,7 +26,7 @@ function clientForm(c, onSubmit, label) {
     h("input", { type: "checkbox", name: "enabled_tools", value: t,
       checked: (c.enabled_tools || []).includes(t) }), t));
   const errors = errorBox();
-  const form = h("form", { class: "grid client-form" },
+  const form = h("form", { class: "grid client-form", novalidate: true },
     field("Name", name), field("Phone number", phone), field("Greeting", greeting),
     field("Time zone", timezone), field("Slot minutes", slot), field("LLM", llm),
     field("Speech to text", stt), field("Voice provider", tts),
@@ -83,7 +83,7 @@ async function settingsCard(client) {
     const input = settingInput(s);
     const errors = errorBox();
     const saved = h("span", { class: "muted saved" });
-    const form = h("form", { class: "setting", dataset: { key: s.key } },
+    const form = h("form", { class: "setting", novalidate: true, dataset: { key: s.key } },
       field(s.key, input, s.description || (s.standard ? "" : "custom setting")),
       h("button", { type: "submit" }, "Save"),
       s.is_default ? h("span", { class: "muted" }, "default") : h("button", { type: "button",

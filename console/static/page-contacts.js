@@ -9,7 +9,7 @@ function contactForm(contact, onSave, label) {
   const email = h("input", { type: "email", name: "email", value: contact.email || "" });
   const notes = h("textarea", { name: "notes", rows: 1 }, contact.notes || "");
   const errors = errorBox();
-  const form = h("form", { class: "inline contact" }, field("Phone", phone), field("Name", name),
+  const form = h("form", { class: "inline contact", novalidate: true }, field("Phone", phone), field("Name", name),
     field("E-mail", email), field("Notes", notes), h("button", { type: "submit" }, label), errors);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();

@@ -37,7 +37,7 @@ export async function render() {
   const boxes = scopes.map((s) => h("label", { class: "check" },
     h("input", { type: "checkbox", value: s, checked: s.startsWith("read:") }), s));
   const errors = errorBox();
-  const form = h("form", { class: "card", id: "new-key-form" }, h("h2", {}, "New key"),
+  const form = h("form", { class: "card", id: "new-key-form", novalidate: true }, h("h2", {}, "New key"),
     field("Name", name), h("fieldset", {}, h("legend", {}, "Scopes"), boxes),
     h("button", { type: "submit" }, "Create key"), errors);
   form.addEventListener("submit", async (event) => {

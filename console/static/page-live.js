@@ -1,6 +1,6 @@
 // Live calls: the calls in progress across every server process, kept current by the
 // event stream (/console/api/live): new calls, each finished turn, each tool run, the end.
-import { allClients, get, messages, post, refresh, toSignIn } from "./api.js";
+import { allClients, get, messages, post } from "./api.js";
 import { clear, errorBox, h, main, seconds, showErrors } from "./dom.js";
 import { toolLine, turnKey, turnLine } from "./transcript.js";
 
@@ -178,14 +178,30 @@ function connect() {
   for (const kind of ["started", "turn", "tool", "ended"]) {
     source.addEventListener(kind, (message) => onEvent(kind, JSON.parse(message.data)));
   }
-  source.addEventListener("error", async () => {
+  source.addEventListener("error", () => {
+    if (leaving) return;
     status.textContent = "reconnecting…";
     status.dataset.state = "reconnecting";
     if (source.readyState === EventSource.CLOSED) {
-      // Refused (the session expired): refresh it, then open a new stream.
-      if (await refresh()) setTimeout(connect, 1000);
-      else toSignIn();
+      // Refused, most likely because the session expired: asking who we are refreshes
+      // it (or goes to the sign-in page), then a new stream opens.
+      setTimeout(async () => {
+        if (leaving) return;
+        const me = await get("/api/auth/me");
+        if (me.ok && !leaving) connect();
+      }, 1000);
     }
+  });
+  current = source;
+}
+
+// Leaving the page closes the stream first: its error must not look like a lost session.
+let leaving = false;
+let current = null;
+for (const name of ["pagehide", "beforeunload"]) {
+  addEventListener(name, () => {
+    leaving = true;
+    if (current) current.close();
   });
 }
 

@@ -57,7 +57,7 @@ export async function render() {
   const boxes = events.map((ev) => h("label", { class: "check" },
     h("input", { type: "checkbox", value: ev, checked: ev === "call.ended" }), ev));
   const errors = errorBox();
-  const form = h("form", { class: "card" }, h("h2", {}, "New endpoint"), field("URL", url),
+  const form = h("form", { class: "card", novalidate: true }, h("h2", {}, "New endpoint"), field("URL", url),
     field("Description", description), field("Client", client),
     h("fieldset", {}, h("legend", {}, "Events"), boxes),
     h("button", { type: "submit" }, "Add endpoint"), errors);
