@@ -29,6 +29,8 @@ from tests.waiting import ended
 pytest.importorskip("piper")
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.common.exceptions import (  # noqa: E402
+    ElementNotInteractableException,
+    NoSuchElementException,
     StaleElementReferenceException,
     TimeoutException,
 )
@@ -66,7 +68,9 @@ class Browser:
     async def until(self, condition: Callable[[Any], Any], *, within: float = WAIT_SECONDS,
                     what: str = "") -> Any:
         wait = WebDriverWait(self.driver, within, poll_frequency=0.1,
-                             ignored_exceptions=[StaleElementReferenceException])
+                             ignored_exceptions=[StaleElementReferenceException,
+                                                 NoSuchElementException,
+                                                 ElementNotInteractableException])
         try:
             return await self.do(wait.until, condition, what)
         except TimeoutException:
@@ -82,6 +86,14 @@ class Browser:
     async def find(self, css: str) -> Any:
         return await self.until(EC.presence_of_element_located((By.CSS_SELECTOR, css)),
                                 what=css)
+
+    async def click(self, css: str) -> None:
+        """Click what ``css`` finds, finding it again if the page redrew it meanwhile."""
+        def clicked(driver: Any) -> bool:
+            driver.find_element(By.CSS_SELECTOR, css).click()
+            return True
+
+        await self.until(clicked, what=f"to click {css}")
 
     async def js(self, script: str, *args: Any) -> Any:
         return await self.do(self.driver.execute_script, script, *args)
@@ -156,14 +168,14 @@ async def test_an_operator_signs_in_through_the_form(browser, story):
     email = await browser.find("#email")
     await browser.do(email.send_keys, owner.email)
     await browser.do((await browser.find("#password")).send_keys, "wrong password")
-    await browser.do((await browser.find("#sign-in")).click)
+    await browser.click("#sign-in")
     refused = await browser.until(EC.visibility_of_element_located(
         (By.CSS_SELECTOR, "#login-form .errors")), what="the refusal")
     assert refused.text
     password = await browser.find("#password")
     await browser.do(password.clear)
     await browser.do(password.send_keys, PASSWORD)
-    await browser.do((await browser.find("#sign-in")).click)
+    await browser.click("#sign-in")
     await browser.until(EC.url_contains("/console/live"), what="the live calls page")
     await browser.ready()
     assert owner.email in (await browser.find("#who")).text
@@ -210,7 +222,7 @@ async def test_a_call_is_watched_live_and_ended_from_the_console(browser, server
     # End it from the console: the agent says goodbye, then hangs up.
     heard = call.media_count()
     line_open = asyncio.ensure_future(call.wait_closed())
-    await browser.do((await browser.find(f"{card} button.end-call")).click)
+    await browser.click(f"{card} button.end-call")
     await line_open
     conv = await ended(db, call.call_sid)
     assert conv.end_reason == "operator_ended"
@@ -233,7 +245,7 @@ async def test_the_history_shows_the_call_and_plays_its_recording(browser, story
     await browser.open(f"/console/calls?client_id={story['client']['id']}")
     await browser.ready()
     await browser.find(f'#call-list tr[data-call-id="{call_id}"]')
-    await browser.do((await browser.find(f'tr[data-call-id="{call_id}"] a')).click)
+    await browser.click(f'tr[data-call-id="{call_id}"] a')
     await browser.until(EC.url_contains(f"/console/calls/{call_id}"), what="the call's page")
     await browser.ready()
     transcript = (await browser.find("#transcript")).text
@@ -277,7 +289,7 @@ async def test_an_appointment_moved_in_the_console_is_moved_in_the_api(browser, 
     await browser.open(f"/console/appointments?date={day.isoformat()}&view=week")
     await browser.ready()
     row = f'li.appointment[data-appointment-id="{appt["id"]}"]'
-    await browser.do((await browser.find(f"{row} button.move-open")).click)
+    await browser.click(f"{row} button.move-open")
     target = await browser.find(f"{row} input.move-to")
     # The field takes the browser's local time, as a person would type it.
     local = await browser.js(
@@ -285,7 +297,7 @@ async def test_an_appointment_moved_in_the_console_is_moved_in_the_api(browser, 
         " return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`"
         " + `T${p(d.getHours())}:${p(d.getMinutes())}`", later.isoformat())
     await browser.js("arguments[0].value = arguments[1]", target, local)
-    await browser.do((await browser.find(f"{row} button.save-move")).click)
+    await browser.click(f"{row} button.save-move")
     await browser.until(EC.text_to_be_present_in_element(
         (By.ID, "appointment-status"), "Moved Ada Lovelace"), what="the move")
 
@@ -294,11 +306,11 @@ async def test_an_appointment_moved_in_the_console_is_moved_in_the_api(browser, 
     assert [c["action"] for c in moved["changes"]][-1] == "rescheduled"
 
     # A time the API refuses shows the API's own words next to the form.
-    await browser.do((await browser.find(f"{row} button.move-open")).click)
+    await browser.click(f"{row} button.move-open")
     target = await browser.find(f"{row} input.move-to")
     await browser.js("arguments[0].value = arguments[1]", target,
                      f"{(day - timedelta(days=30)).isoformat()}T10:00")
-    await browser.do((await browser.find(f"{row} button.save-move")).click)
+    await browser.click(f"{row} button.save-move")
     refusal = await browser.until(EC.visibility_of_element_located(
         (By.CSS_SELECTOR, f"{row} .errors")), what="the API's refusal")
     assert refusal.text
@@ -313,7 +325,7 @@ async def test_a_client_setting_refused_by_the_api_shows_its_message(browser, st
     form = '#agent-settings form[data-key="max_call_duration"]'
     field = await browser.find(f"{form} input")
     await browser.js("arguments[0].value = '-5'", field)
-    await browser.do((await browser.find(f"{form} button[type=submit]")).click)
+    await browser.click(f"{form} button[type=submit]")
     refusal = await browser.until(EC.visibility_of_element_located(
         (By.CSS_SELECTOR, f"{form} .errors")), what="the API's validation message")
     assert refusal.text

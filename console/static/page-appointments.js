@@ -54,8 +54,8 @@ export async function render() {
       const r = await patch(`/api/calendar/appointments/${appt.id}`,
         { starts_at: new Date(when.value).toISOString() });
       if (!r.ok) return showErrors(errors, [...messages(r), ...alternatives(r)]);
+      await load();
       clear(status, notice(`Moved ${appt.name} to ${new Date(r.data.starts_at).toLocaleString()}.`));
-      load();
     });
     return form;
   }
@@ -80,8 +80,8 @@ export async function render() {
           onclick: async () => {
             const r = await del(`/api/calendar/appointments/${appt.id}`);
             if (!r.ok) return showErrors(errors, messages(r));
+            await load();
             clear(status, notice(`Cancelled ${appt.name}.`));
-            load();
           } }, "Cancel"),
       ] : null,
       move, errors);
@@ -159,10 +159,10 @@ export async function render() {
     });
     if (!r.ok) return showErrors(bookErrors, [...messages(r), ...alternatives(r)]);
     showErrors(bookErrors, []);
-    clear(status, notice(`Booked ${r.data.name}.`));
     anchor = new Date(r.data.starts_at);
     date.value = dayKey(anchor);
-    load();
+    await load();
+    clear(status, notice(`Booked ${r.data.name}.`));
   });
 
   main(
