@@ -26,7 +26,7 @@ from events.deps import Deps
 from events.worker import start_workers, stop_workers
 from frontdesk import docs_pages
 from frontdesk.database import Database, resolve_url
-from frontdesk.demo import ensure_demo
+from frontdesk.demo import demo_password, ensure_demo
 from frontdesk.settings import Settings
 from pipelines import shared_vad
 from pipelines.providers import DefaultProviderFactory, ProviderFactory
@@ -115,6 +115,7 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
                 loading = asyncio.create_task(load_models_then_freeze(factory))
             if embedded:
                 app.state.demo_client = await ensure_demo(pool)
+                app.state.demo_password = await demo_password(pool)
             liveness = ProcessLiveness(
                 pool, heartbeat_seconds=settings.heartbeat_seconds,
                 stale_after_seconds=settings.stale_after_seconds,

@@ -147,3 +147,25 @@ async def test_every_page_uses_only_local_assets_and_no_inline_script(server):
             assert (await http.get(url)).status_code == 200, url
         assert len([u for u in seen if u.endswith(".js")]) >= 12
         assert (await http.get("/console/nowhere")).status_code == 404
+
+
+async def test_a_newcomer_signs_in_as_the_demo_owner_with_the_printed_password(server, pool):
+    from frontdesk.cli import _banner
+    from frontdesk.demo import DEMO_EMAIL, demo_password, ensure_demo
+
+    demo = await ensure_demo(pool)
+    password = await demo_password(pool)
+    assert password and await demo_password(pool) == password      # the same every start
+    banner = _banner(server.settings, demo=demo, demo_password=password)
+    assert "/console" in banner and f"{DEMO_EMAIL} / {password}" in banner
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        signed_in = await http.post("/api/auth/login", json={
+            "email": DEMO_EMAIL, "password": password, "use_cookies": True})
+        assert signed_in.status_code == 200, signed_in.text
+        calls = await http.get("/api/calls", params={"client_id": demo.id})
+        assert calls.status_code == 200
+        changed = await http.put("/api/settings/password", json={
+            "current_password": password, "new_password": "a password of my own"},
+            headers={"X-CSRF-Token": http.cookies["fd_csrf"]})
+        assert changed.status_code in (200, 204), changed.text
+    assert await demo_password(pool) is None      # no longer printed once changed
