@@ -46,10 +46,15 @@ class LiveHub:
         self._task: asyncio.Task[None] | None = None
         self._streams: set[asyncio.Queue[dict[str, Any]]] = set()
         self._closing = False
+        self._starting = asyncio.Lock()
 
     async def start(self) -> None:
-        await self._connect()
-        self._task = asyncio.create_task(self._keep_connected())
+        """LISTEN from now on (a stream opening does it when nobody has yet: a process
+        nobody watches holds no connection for it)."""
+        async with self._starting:
+            if self._task is None:
+                await self._connect()
+                self._task = asyncio.create_task(self._keep_connected())
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -154,7 +159,7 @@ def _frame(event: str, data: dict[str, Any]) -> str:
 async def _events(request: Request, hub: LiveHub, scope: _Scope) -> AsyncIterator[str]:
     if hub.closing:
         return
-    queue = hub.subscribe()
+    queue = hub.subscribe()   # before the first await: nothing published after is lost
     try:
         yield f"retry: {RETRY_MS}\n: live calls\n\n"
         yield _frame("hello", {})
@@ -182,6 +187,11 @@ async def live(request: Request,
     """Server-Sent Events: ``started``, ``turn``, ``tool`` and ``ended`` for the caller's
     calls, ``hello``/``resync`` when the page should re-read the calls in progress."""
     hub: LiveHub = request.state.console
+    try:
+        await hub.start()
+    except (OSError, asyncpg.PostgresError) as exc:
+        log.warning("console live events: cannot LISTEN: %s", exc)
+        raise ApiError(503, "live events are unavailable right now") from None
     return StreamingResponse(
         _events(request, hub, _Scope(request, principal)), media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

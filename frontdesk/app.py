@@ -134,8 +134,7 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
             workers = await start_workers(deps, dsn, settings.event_workers)
             control = CallControlListener(dsn, calls)
             await control.start()
-            live_hub = LiveHub(dsn)
-            await live_hub.start()
+            live_hub = LiveHub(dsn)   # LISTENs once a console opens its stream
             app.state.live_hub = live_hub
             gate = StreamGate(limit=settings.stream_pending_limit,
                               per_address=settings.stream_pending_per_address)
