@@ -169,3 +169,44 @@ async def test_a_newcomer_signs_in_as_the_demo_owner_with_the_printed_password(s
             headers={"X-CSRF-Token": http.cookies["fd_csrf"]})
         assert changed.status_code in (200, 204), changed.text
     assert await demo_password(pool) is None      # no longer printed once changed
+
+
+async def test_the_stream_keeps_alive_resyncs_after_a_lost_listen_and_ends_at_shutdown(
+        pg_url, pool):
+    from tests.test_api_support import api_server
+
+    async with api_server(pg_url) as srv, httpx.AsyncClient(base_url=srv.url) as http:
+        owner = await register(http)
+        client = await owner.create_client()
+        hub = srv.app.state.live_hub
+        hub.heartbeat_seconds = 0.2
+        async with http.stream("GET", "/console/api/live", headers=owner.auth,
+                               timeout=httpx.Timeout(10.0, read=None)) as response:
+            lines = response.aiter_lines()
+
+            async def line_until(wanted: str) -> None:
+                async def read() -> None:
+                    async for line in lines:
+                        if line == wanted:
+                            return
+                    raise AssertionError("the stream ended")
+
+                await asyncio.wait_for(read(), 10)
+
+            await line_until("retry: 2000")           # the browser retries after 2 s
+            await line_until(": heartbeat")
+            # The LISTEN connection drops (a database restart): the page is told to re-read.
+            await pool.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                               " WHERE datname = current_database()"
+                               " AND query LIKE 'LISTEN %frontdesk_call_events%'")
+            await line_until("event: resync")
+            await call_events.publish(pool, kind="started", client_id=client["id"],
+                                      call_sid="CA-after", conversation_id=None)
+            await line_until("event: started")
+            srv.server.should_exit = True             # shutting down ends the stream
+            await asyncio.wait_for(_drain(lines), 10)
+
+
+async def _drain(lines: Any) -> None:
+    async for _ in lines:
+        pass
