@@ -11,6 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
+import pytest
 
 from console.routes import PAGES
 from db import call_events
@@ -210,3 +211,32 @@ async def test_the_stream_keeps_alive_resyncs_after_a_lost_listen_and_ends_at_sh
 async def _drain(lines: Any) -> None:
     async for _ in lines:
         pass
+
+
+async def test_the_tools_the_agent_runs_reach_the_stream(pg_url, pool):
+    pytest.importorskip("piper")
+    from tests.live import live_server
+    from tests.providers import ScriptedProviders
+    from tests.test_call_behaviour import said
+
+    async with live_server(pg_url, providers=ScriptedProviders(["Okay goodbye"]),
+                           rate_limit_requests=10_000) as srv, \
+            httpx.AsyncClient(base_url=srv.url) as http:
+        owner = await register(http)
+        client = await owner.create_client()
+        async with stream(http, owner.auth) as live:
+            call = FakeCall(srv.url, to=client["phone_number"])
+            await call.dial()
+            await call.connect()
+            await call.wait_for_agent()
+            await call.play(said("Okay goodbye"))
+            await call.wait_closed()
+            await ended(pool, call.call_sid)
+            seen = []
+            while not seen or seen[-1][0] != "ended":
+                kind, event = await live.next_call_event()
+                seen.append((kind, event.get("role") or event.get("tool_name")))
+    # The tool's event is sent as it finishes, the turns' as they are stored: in any order.
+    assert seen[0] == ("started", None) and seen[-1] == ("ended", None)
+    assert sorted(seen[1:-1]) == [("tool", "end_call"), ("turn", "assistant"),
+                                  ("turn", "assistant"), ("turn", "user")]

@@ -347,3 +347,31 @@ async def test_the_analytics_count_the_call_and_draw_their_charts(browser, story
     assert hours == 24
     assert await browser.js("return document.querySelectorAll('figure.chart svg').length") == 8
     assert browser.severe_logs() == []
+
+
+async def test_every_page_draws_without_errors_and_a_key_is_made_in_a_form(browser, story):
+    for page in ("live", "calls", "appointments", "contacts", "clients", "keys", "webhooks",
+                 "analytics"):
+        await browser.open(f"/console/{page}")
+        await browser.ready()
+        current = await browser.find('header.top nav a[aria-current="page"]')
+        assert current.get_attribute("href").endswith(f"/console/{page}")
+        assert browser.severe_logs() == [], page
+    await browser.open("/console/keys")
+    await browser.ready()
+    await browser.do((await browser.find("#new-key-form input[name=name]")).send_keys,
+                     "CRM sync")
+    await browser.click("#new-key-form button[type=submit]")
+    secret = await browser.find("#new-key")
+    assert secret.text.startswith("fd_")
+    keys = await api(story["owner"], "/api/api-keys")
+    assert [k["name"] for k in keys] == ["CRM sync"]
+    assert all(s.startswith("read:") for s in keys[0]["scopes"])
+    # The key works, and a signed-out browser is sent back to sign in.
+    async with httpx.AsyncClient(base_url=browser.base_url) as http:
+        me = await http.get("/api/calls", headers={"X-API-Key": secret.text})
+        assert me.status_code == 200
+    await browser.click("#sign-out")
+    await browser.until(EC.url_contains("/console/login"), what="the sign-in page")
+    await browser.open("/console/calls")
+    await browser.until(EC.url_contains("/console/login?next="), what="sign-in again")
