@@ -24,7 +24,7 @@ from tests.caller import FakeCall
 from tests.live import LiveServer, live_server
 from tests.providers import ScriptedProviders
 from tests.test_api_support import PASSWORD, User, register
-from tests.waiting import ended
+from tests.waiting import ended, until
 
 pytest.importorskip("piper")
 webdriver = pytest.importorskip("selenium.webdriver")
@@ -239,6 +239,44 @@ async def test_a_call_is_watched_live_and_ended_from_the_console(browser, server
     assert browser.severe_logs() == []
 
 
+async def test_a_call_is_transferred_from_the_console(browser, server, story, db):
+    client = story["client"]
+    await browser.open("/console/live")
+    await browser.ready()
+    call = FakeCall(server.url, to=client["phone_number"])
+    await call.dial()
+    await call.connect()
+    card = f'article[data-call-sid="{call.call_sid}"]'
+    line_open = asyncio.ensure_future(call.wait_for_agent())
+    await browser.find(f"{card} input.transfer-to")
+    await line_open
+    # A number the API refuses: its message, and the call goes on.
+    await browser.do((await browser.find(f"{card} input.transfer-to")).send_keys, "nope")
+    await browser.click(f"{card} button.transfer")
+    refusal = await browser.until(EC.visibility_of_element_located(
+        (By.CSS_SELECTOR, f"{card} .errors")), what="the API's refusal")
+    assert refusal.text and not server.twilio.redirects(call.call_sid)
+    target = await browser.find(f"{card} input.transfer-to")
+    await browser.do(target.clear)
+    await browser.do(target.send_keys, "+1 415 555 0142")
+    line_open = asyncio.ensure_future(call.until_quiet())
+    await browser.click(f"{card} button.transfer")
+    await browser.until(EC.text_to_be_present_in_element(
+        (By.CSS_SELECTOR, f"{card} .badge"), "transferring"), what="the transfer to start")
+    await line_open
+
+    async def redirected() -> list:
+        return server.twilio.redirects(call.call_sid)
+
+    redirect = (await until(redirected, what="the REST redirect"))[0]
+    assert "<Dial>+14155550142</Dial>" in redirect["form"]["Twiml"]
+    await call.hang_up()                      # Twilio ends the stream once it dials
+    conv = await ended(db, call.call_sid)
+    assert conv.end_reason == "transferred" and conv.transferred_to == "+14155550142"
+    await browser.until(EC.text_to_be_present_in_element(
+        (By.CSS_SELECTOR, f"{card} .badge"), "ended: transferred"), what="the card to end")
+
+
 async def test_the_history_shows_the_call_and_plays_its_recording(browser, story):
     assert "call_id" in story, "runs after the live call"
     call_id = story["call_id"]
@@ -336,7 +374,11 @@ async def test_the_analytics_count_the_call_and_draw_their_charts(browser, story
     await browser.open(f"/console/analytics?client_id={story['client']['id']}&days=7")
     await browser.ready()
     calls = await browser.find("#stat-calls .value")
-    assert calls.text == "1"
+    stats = await api(story["owner"], f"/api/analytics/stats?client_id={story['client']['id']}"
+                                      "&days=7")
+    assert stats["calls"] >= 1 and calls.text == str(stats["calls"])   # the calls made here
+    minutes = (await browser.find("#stat-minutes .value")).text
+    assert float(minutes) > 0
     bars = await browser.js("return document.querySelectorAll('#chart-calls rect.bar').length")
     assert bars == 7
     heights = await browser.js(
