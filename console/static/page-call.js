@@ -1,7 +1,7 @@
 // One call: what happened (summary, outcome), the recording, the transcript, the latency
 // of each turn, the tools it ran, feedback and notes.
 import { get, messages, post } from "./api.js";
-import { clear, errorBox, field, h, main, notice, seconds, showErrors, table, when } from "./dom.js";
+import { errorBox, field, h, main, notice, seconds, showErrors, table, when } from "./dom.js";
 import { toolLine, turnLine } from "./transcript.js";
 
 function facts(call, clientName) {
@@ -116,5 +116,4 @@ export async function render(data) {
       feedbackForm(call, reload)),
     h("section", { class: "card" }, h("h2", {}, "Notes"), notes, noteForm(call, reload)),
   );
-  clear(document.getElementById("loading") || h("div"));
 }
