@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint install caller-voices
+.PHONY: run test lint install caller-voices browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,21 @@ caller-voices:
 	  fi; \
 	fi
 
-test: install caller-voices
+# The console's browser tests drive Debian's chromium through chromium-driver (Selenium,
+# with the driver's path given, so nothing is downloaded); installed when missing.
+BROWSER := chromium chromium-driver
+
+browser:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq >/dev/null 2>&1; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BROWSER) >/dev/null 2>&1 \
+	      || echo "could not install $(BROWSER): the browser tests are skipped" >&2; \
+	  else \
+	    echo "apt-get install $(BROWSER) to run the console's browser tests" >&2; \
+	  fi; \
+	fi
+
+test: install caller-voices browser
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q

@@ -106,6 +106,11 @@ async def update_profile(db: Executor, user_id: int, *, full_name: str) -> User 
     return User(**row) if row else None
 
 
+async def set_email(db: Executor, user_id: int, email: str) -> None:
+    await db.execute("UPDATE users SET email = $2, updated_at = now() WHERE id = $1",
+                     user_id, email.lower())
+
+
 async def set_admin(db: Executor, user_id: int, is_admin: bool) -> None:
     """Operators only (``frontdesk admin create-admin``): no API route sets this."""
     await db.execute("UPDATE users SET is_admin = $2, updated_at = now() WHERE id = $1",

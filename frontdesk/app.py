@@ -17,14 +17,16 @@ from starlette.routing import WebSocketRoute
 
 import api.errors
 import api.routes
+import console.routes
 from api.state import ApiState
+from console.live import LiveHub
 from db import secrets
 from db.pool import open_pool
 from events.deps import Deps
 from events.worker import start_workers, stop_workers
 from frontdesk import docs_pages
 from frontdesk.database import Database, resolve_url
-from frontdesk.demo import ensure_demo
+from frontdesk.demo import demo_password, ensure_demo
 from frontdesk.settings import Settings
 from pipelines import shared_vad
 from pipelines.providers import DefaultProviderFactory, ProviderFactory
@@ -113,6 +115,7 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
                 loading = asyncio.create_task(load_models_then_freeze(factory))
             if embedded:
                 app.state.demo_client = await ensure_demo(pool)
+                app.state.demo_password = await demo_password(pool)
             liveness = ProcessLiveness(
                 pool, heartbeat_seconds=settings.heartbeat_seconds,
                 stale_after_seconds=settings.stale_after_seconds,
@@ -131,6 +134,8 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
             workers = await start_workers(deps, dsn, settings.event_workers)
             control = CallControlListener(dsn, calls)
             await control.start()
+            live_hub = LiveHub(dsn)   # LISTENs once a console opens its stream
+            app.state.live_hub = live_hub
             gate = StreamGate(limit=settings.stream_pending_limit,
                               per_address=settings.stream_pending_per_address)
             app.state.stream_gate = gate
@@ -151,10 +156,13 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
                                         gate=gate, readiness=readiness),
                     "api": api_state,
                     "events": deps,
+                    "console": live_hub,
                 }
             finally:
                 await calls.drain(DRAIN_SECONDS)
                 await control.stop()
+                live_hub.close_streams()
+                await live_hub.stop()
                 await load.stop()
                 await stop_workers(workers)
                 await liveness.stop()
@@ -172,6 +180,7 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
     api.errors.install(app, settings)
     app.include_router(api.routes.router())
     docs_pages.install(app)
+    console.routes.install(app, settings)
     app.add_route("/voice", voice_webhook, methods=["POST"], include_in_schema=False)
     app.add_route("/voice/outbound", outbound_webhook, methods=["POST"], include_in_schema=False)
     app.add_route("/voice/status", status_callback, methods=["POST"], include_in_schema=False)

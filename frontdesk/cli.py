@@ -94,28 +94,33 @@ def _serve_processes(settings: Settings, database: Database) -> int:
     once, here) and prepares it; N children serve, each told where it is."""
     from frontdesk.supervisor import Supervisor, bind_sockets
 
-    demo = asyncio.run(_prepare_database(database))
+    demo, password = asyncio.run(_prepare_database(database))
     sockets = bind_sockets(settings.host, settings.port, settings.server_workers)
     children = settings.model_copy(update={"database_url": database.url})
     try:
         return Supervisor(children, sockets,
-                          banner=lambda: _banner(settings, demo=demo)).run()
+                          banner=lambda: _banner(settings, demo=demo,
+                                                 demo_password=password)).run()
     finally:
         for sock in sockets:
             sock.close()
 
 
-async def _prepare_database(database: Database) -> Any:
+async def _prepare_database(database: Database) -> tuple[Any, str | None]:
     """Migrate once before the children start (rather than N at once); on the embedded
-    database, the demo client, which the children (told only a URL) would not create."""
+    database, the demo client and its owner's console password, which the children (told
+    only a URL) would not create."""
     from db.pool import open_pool
-    from frontdesk.demo import ensure_demo
+    from frontdesk.demo import demo_password, ensure_demo
 
     async with open_pool(database.url, max_size=2) as pool:
-        return await ensure_demo(pool) if database.embedded else None
+        if not database.embedded:
+            return None, None
+        return await ensure_demo(pool), await demo_password(pool)
 
 
-def _banner(settings: Settings, app: object = None, *, demo: Any = None) -> str:
+def _banner(settings: Settings, app: object = None, *, demo: Any = None,
+            demo_password: str | None = None) -> str:
     """Where to point Twilio, printed once uvicorn (every process) is listening."""
     processes = (f" ({settings.server_workers} processes)"
                  if settings.server_workers > 1 else "")
@@ -125,11 +130,19 @@ def _banner(settings: Settings, app: object = None, *, demo: Any = None) -> str:
         f"  Twilio voice webhook (HTTP POST): {settings.voice_url}",
         f"  Media streams:                    {settings.public_ws_base}/ws/...",
     ]
+    state = getattr(app, "state", None)
     if demo is None:
-        demo = getattr(getattr(app, "state", None), "demo_client", None)
+        demo = getattr(state, "demo_client", None)
+        demo_password = getattr(state, "demo_password", None)
+    lines.append(f"  Console:                          http://{settings.host}:{settings.port}"
+                 "/console")
     if demo is not None:
         lines.append(f"  Demo client: {demo.name}, {demo.phone_number}, "
                      f"{demo.balance_seconds} s of balance")
+    if demo is not None and demo_password:
+        from frontdesk.demo import DEMO_EMAIL
+
+        lines.append(f"  Console sign-in: {DEMO_EMAIL} / {demo_password}")
     return "\n".join(lines) + "\n"
 
 
@@ -213,7 +226,7 @@ def main(argv: list[str] | None = None) -> None:
     p = sub.add_parser("migrate", help="apply pending database migrations")
     p.set_defaults(func=migrate)
     p = sub.add_parser("token", help="print an API access token for a user")
-    p.add_argument("--email", default="demo@frontdesk.local")
+    p.add_argument("--email", default="demo@example.com", help="default: the demo owner")
     p.add_argument("--ttl", type=int, default=15 * 60, help="seconds (default 900)")
     p.set_defaults(func=token)
     p = sub.add_parser("call", help="phone a running server from the terminal, as Twilio would")

@@ -84,6 +84,14 @@ class DrainingServer(uvicorn.Server):
         await self.calls.drain(self.drain_seconds)
         super().handle_exit(sig, frame)
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Open event streams (the console's live calls) never finish by themselves: end
+        # them, or uvicorn waits on them for ever.
+        hub = getattr(getattr(self.config.app, "state", None), "live_hub", None)
+        if hub is not None:
+            hub.close_streams()
+        await super().shutdown(sockets)
+
     async def shutdown_gracefully(self) -> None:
         """What the first signal does, without a signal (for embedding and tests)."""
         await self.calls.drain(self.drain_seconds)

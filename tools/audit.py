@@ -11,7 +11,7 @@ import logging
 import time
 from typing import Any
 
-from db import tool_executions
+from db import call_events, tool_executions
 from tools import registry
 from tools.calendar import ToolError
 from tools.context import ToolContext
@@ -85,3 +85,13 @@ async def _audit(ctx: ToolContext, name: str, arguments: Any, output: Any, statu
     except Exception as e:
         # Losing an audit row is bad; losing the call over it would be worse.
         log.error("tool %s: audit row not written: %s", name, type(e).__name__)
+    call_sid = getattr(ctx.call, "call_sid", None)
+    if not isinstance(call_sid, str):
+        return      # not on a live call: nobody watches it
+    try:
+        await call_events.publish(
+            ctx.pool, kind="tool", client_id=ctx.client.id, call_sid=call_sid,
+            conversation_id=ctx.conversation_id, tool_name=name, status=status,
+            error=error, execution_time_ms=elapsed_ms)
+    except Exception as e:
+        log.warning("tool %s: live event not sent: %s", name, type(e).__name__)

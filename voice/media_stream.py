@@ -14,7 +14,7 @@ import time
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from db import active_calls, clients, contacts, conversations, usage
+from db import active_calls, call_events, clients, contacts, conversations, usage
 from events import call_summary
 from pipelines.providers import ProviderUnavailable
 from voice import call_tokens
@@ -134,6 +134,11 @@ async def _activate(state: VoiceState, start: StreamStart, client_id: int,
                 conn, call_sid=conv.call_sid, conversation_id=conv.id, client_id=client_id,
                 owner_id=client.owner_id, caller_phone=conv.caller_phone,
                 process_id=state.process_id)
+            await call_events.publish(
+                conn, kind="started", client_id=client_id, call_sid=conv.call_sid,
+                conversation_id=conv.id, caller_phone=conv.caller_phone,
+                client_name=client.name, direction=conv.direction,
+                started_at=conv.started_at.isoformat() if conv.started_at else None)
         except BaseException:
             await tx.rollback()
             raise

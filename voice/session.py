@@ -17,7 +17,7 @@ from pipecat.workers.runner import WorkerRunner
 from starlette.websockets import WebSocket
 from twilio.twiml.voice_response import VoiceResponse
 
-from db import active_calls, clients, conversations, outbound_calls, usage
+from db import active_calls, call_events, clients, conversations, outbound_calls, usage
 from db.clients import Client
 from db.conversations import Conversation
 from events import call_summary
@@ -390,12 +390,25 @@ class CallSession:
                     payload = await payload
                 if kind == "turn":
                     await conversations.append_turn(self._pool, self.conversation_id, payload)
+                    await self._publish_turn(payload)
                 else:
                     await conversations.append_metrics(self._pool, self.conversation_id, payload)
             except Exception:
                 self.log.exception("call %s: could not store %s", self.call_sid, kind)
             finally:
                 self._writes.task_done()
+
+    async def _publish_turn(self, turn: dict[str, Any]) -> None:
+        # For the console's live view; a lost event must not cost the call anything.
+        try:
+            await call_events.publish(
+                self._pool, kind="turn", client_id=self.client.id, call_sid=self.call_sid,
+                conversation_id=self.conversation_id, role=turn.get("role", ""),
+                text=turn.get("content", ""), timestamp=turn.get("timestamp"),
+                interrupted=bool(turn.get("interrupted")))
+        except Exception as exc:
+            self.log.warning("call %s: live turn event not sent: %s", self.call_sid,
+                             type(exc).__name__)
 
     async def _out_of_talk_time(self) -> None:
         await self.end_with_goodbye("balance_exhausted")
@@ -483,4 +496,6 @@ async def finalize_conversation(pool: asyncpg.Pool, *, conversation_id: int, cli
             if client is not None:
                 await call_summary.record_ended(conn, conv, client, summary=summary)
         await active_calls.delete(conn, call_sid)
+        await call_events.publish(conn, kind="ended", client_id=client_id, call_sid=call_sid,
+                                  conversation_id=conversation_id, end_reason=end_reason)
     return conv is not None
