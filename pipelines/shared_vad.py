@@ -1,14 +1,9 @@
-"""Silero VAD with one ONNX session per process instead of one per call, run inline.
+"""Silero VAD with one ONNX session per process instead of one per call.
 
 Pipecat's SileroVADAnalyzer loads its own onnxruntime session for every call (~75 ms and
 ~10 MB each). The model's recurrent state is the only per-call part, so each call keeps
 its own state and borrows the shared session; onnxruntime sessions are safe to run from
 several threads at once.
-
-Pipecat also hands every 20 ms audio frame to a thread pool (``run_in_executor``), even
-the frames that only fill its buffer. With one process per core that buys no parallelism:
-the thread hop (queue, wake-up, GIL hand-over, the loop woken back) cost more than the
-~60 µs Silero run it carries (BENCHMARKS.md, "Where a core goes"), so it runs inline.
 """
 
 from __future__ import annotations
@@ -18,7 +13,7 @@ from importlib import resources
 
 import onnxruntime
 from pipecat.audio.vad.silero import SileroOnnxModel, SileroVADAnalyzer
-from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams, VADState
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
 
 
 @functools.cache
@@ -48,10 +43,6 @@ class SharedSileroVADAnalyzer(SileroVADAnalyzer):
         # The same bookkeeping SileroVADAnalyzer.__init__ sets up (pipecat 1.14).
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
-
-    async def analyze_audio(self, buffer: bytes) -> VADState:
-        # The same analysis as VADAnalyzer.analyze_audio, without the executor hop.
-        return self._run_analyzer(buffer)
 
 
 def preload() -> None:

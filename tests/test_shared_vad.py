@@ -32,24 +32,3 @@ async def test_two_calls_share_the_session_but_not_the_state():
     assert VADState.SPEAKING in heard and heard[-1] == VADState.QUIET
     assert set(await states(b, silence)) == {VADState.QUIET}   # a's speech did not leak into b
     assert a._model._state is not b._model._state
-
-
-async def test_inline_analysis_hears_what_pipecats_threaded_analyzer_hears():
-    """Same states, window for window, as Pipecat's own analyzer run through its executor,
-    on 20 ms frames as the transport delivers them."""
-    from pipecat.audio.vad.silero import SileroVADAnalyzer
-
-    pcm, rate = synthesize_caller("Could I book a cleaning for Tuesday at ten?")
-    speech = resample(pcm, rate, 8000)
-    silence = np.zeros(4000, dtype=np.int16).tobytes()
-    audio = silence + speech + silence + speech[: len(speech) // 2] + silence
-    ours = SharedSileroVADAnalyzer(sample_rate=8000, params=VAD)
-    theirs = SileroVADAnalyzer(sample_rate=8000, params=VAD)
-    for analyzer in (ours, theirs):
-        analyzer.set_sample_rate(8000)
-    frame = 320  # 20 ms of 16-bit audio at 8 kHz
-    chunks = [audio[i:i + frame] for i in range(0, len(audio) - frame, frame)]
-    heard = [await ours.analyze_audio(c) for c in chunks]
-    expected = [await theirs.analyze_audio(c) for c in chunks]
-    assert heard == expected
-    assert heard.count(VADState.SPEAKING) > 50
