@@ -103,6 +103,14 @@ ROUTES = [
     ("GET", "/api/clients/{c}/tool-executions/{x}", "read:tool_audit"),
     ("GET", "/api/clients/{c}/conversations/{v}/tool-executions", "read:tool_audit"),
     ("GET", "/api/tool-executions/summary", "read:tool_audit"),
+    ("GET", "/api/team/members", "read:team"),
+    ("DELETE", "/api/team/members/{u}", "manage:team"),
+    ("PUT", "/api/team/members/{u}/role", "manage:team"),
+    ("POST", "/api/team/invite", "manage:team"),
+    ("GET", "/api/team/invitations", "read:team"),
+    ("POST", "/api/team/invitations/{i}/resend", "manage:team"),
+    ("DELETE", "/api/team/invitations/{i}", "manage:team"),
+    ("GET", "/api/team/permissions", "read:team"),
 ]
 PUBLIC = {
     ("POST", "/api/auth/register"), ("POST", "/api/auth/login"), ("POST", "/api/auth/refresh"),
@@ -112,6 +120,7 @@ PUBLIC = {
     ("GET", "/api/auth/google/callback"), ("GET", "/api/calendar/oauth/callback"),
     ("GET", "/api/calendar/microsoft/oauth/callback"),
     ("GET", "/api/recordings/{token}"),   # the signed link is the credential
+    ("POST", "/api/team/invitations/{token}/accept"),  # the invitation is the credential
 }
 _IDS = [f"{m} {p}" for m, p, _ in ROUTES]
 
@@ -137,7 +146,7 @@ async def world(pg_url):
         yield World(srv, owner, {"c": client["id"], "k": contact.json()["id"], "v": 1,
                                  "a": key["id"], "key": "voice_speed", "p": 1,
                                  "provider": "google", "w": 1, "d": 1, "n": "PN1", "l": 1,
-                                 "x": 1})
+                                 "x": 1, "u": owner.id, "i": 1})
 
 
 def test_the_table_covers_every_operation(world):
@@ -148,7 +157,8 @@ def test_the_table_covers_every_operation(world):
               .replace("{p}", "{appointment_id}")
               .replace("{w}", "{endpoint_id}").replace("{d}", "{delivery_id}")
               .replace("{n}", "{number_sid}").replace("{l}", "{call_id}")
-              .replace("{x}", "{execution_id}"))
+              .replace("{x}", "{execution_id}").replace("{u}", "{user_id}")
+              .replace("{i}", "{invitation_id}"))
              for m, p, _ in ROUTES}
     assert documented == table | PUBLIC
     for method, path in table:
