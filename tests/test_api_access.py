@@ -131,7 +131,7 @@ PUBLIC = {
     ("GET", "/api/calendar/microsoft/oauth/callback"),
     ("GET", "/api/recordings/{token}"),   # the signed link is the credential
     ("POST", "/api/stripe/webhook"),      # Stripe-Signature is the credential
-    ("POST", "/api/team/invitations/{token}/accept"),  # the invitation's token is
+    ("POST", "/api/team/invitations/{token}/accept"),  # the invitation is the credential
 }
 _IDS = [f"{m} {p}" for m, p, _ in ROUTES]
 
@@ -157,7 +157,7 @@ async def world(pg_url):
         yield World(srv, owner, {"c": client["id"], "k": contact.json()["id"], "v": 1,
                                  "a": key["id"], "key": "voice_speed", "p": 1,
                                  "provider": "google", "w": 1, "d": 1, "n": "PN1", "l": 1,
-                                 "x": 1, "u": 1, "i": 1})
+                                 "x": 1, "u": owner.id, "i": 1})
 
 
 def test_the_table_covers_every_operation(world):
