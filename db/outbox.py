@@ -15,6 +15,8 @@ import asyncpg
 from pgqueuer.adapters.drivers.asyncpg import AsyncpgDriver
 from pgqueuer.queries import Queries
 
+from db.pool import Executor
+
 # The job that turns one event into its webhook deliveries, texts and e-mails.
 FANOUT = "event.fanout"
 
@@ -64,3 +66,10 @@ async def enqueue(conn: asyncpg.Connection | asyncpg.Pool, entrypoint: str,
     ids = await queries.enqueue(entrypoint, json.dumps(payload).encode(), execute_after=after,
                                 dedupe_key=key, on_conflict="skip")
     return ids[0]
+
+
+async def queue_depth(db: Executor) -> list[tuple[str, str, int]]:
+    """Jobs waiting or running, by entrypoint and status (for /metrics)."""
+    rows = await db.fetch("SELECT entrypoint, status::text AS status, count(*) AS n"
+                          " FROM pgqueuer GROUP BY entrypoint, status")
+    return [(r["entrypoint"], r["status"], r["n"]) for r in rows]

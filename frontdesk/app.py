@@ -24,7 +24,7 @@ from db import secrets
 from db.pool import open_pool
 from events.deps import Deps
 from events.worker import start_workers, stop_workers
-from frontdesk import docs_pages
+from frontdesk import docs_pages, metrics_page
 from frontdesk.database import Database, resolve_url
 from frontdesk.demo import demo_password, ensure_demo
 from frontdesk.settings import Settings
@@ -188,6 +188,7 @@ def create_app(settings: Settings, *, calls: CallRegistry | None = None,
     app.add_route("/api/webhooks/twilio", status_callback, methods=["POST"],
                   include_in_schema=False)
     app.add_route("/sms", sms_webhook, methods=["POST"], include_in_schema=False)
+    app.add_route("/metrics", metrics_page.metrics, methods=["GET"], include_in_schema=False)
     app.add_route("/sms/status", sms_status, methods=["POST"], include_in_schema=False)
     app.router.routes.append(WebSocketRoute("/ws/{client_id:int}/{caller}", media_stream))
 

@@ -251,3 +251,7 @@ class Settings(BaseSettings):
     plan_api_requests_per_hour: str = Field(
         "free=100,pro=1000,enterprise=unlimited",
         pattern=r"^(free|pro|enterprise)=(\d+|unlimited)(,(free|pro|enterprise)=(\d+|unlimited))*$")
+
+    # --- Operations (appended; see .env.example) -------------------------------------------
+    # /metrics answers loopback and private-network scrapers; set, only this Bearer token.
+    metrics_token: SecretStr | None = Field(None, repr=False)

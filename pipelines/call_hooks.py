@@ -25,6 +25,9 @@ class CallHooks(Protocol):
     def on_user_speaking(self) -> None:
         """The caller started a turn."""
 
+    def on_clear_sent(self) -> None:
+        """A ``clear`` went out: Twilio drops the agent audio it holds (a barge-in)."""
+
     def on_user_idle(self) -> None:
         """The caller has said nothing for the silence timeout since the agent stopped."""
 

@@ -20,6 +20,7 @@ from pipecat.serializers.twilio import TwilioFrameSerializer
 
 from frontdesk.logs import Throttled
 from pipelines.call_hooks import CallHooks
+from pipelines.metrics import PACING_LAG
 from pipelines.playback import Playback
 from pipelines.twilio_messages import MalformedMessage, decode, field
 
@@ -35,6 +36,9 @@ _DROP_LOG_SECONDS = 30.0
 # After a clear, agent audio still in flight (taken off the queue before it was reset) is
 # dropped. A new reply cannot start this soon: the caller who barged in is still talking.
 _STALE_AFTER_CLEAR_SECONDS = 0.15
+# Agent audio resuming later than this after the previous packet's end is a new utterance,
+# not a late packet (pacing stalls seen here were 50-300 ms).
+_NEW_SPEECH_AFTER_SECONDS = 0.3
 
 
 class Recorder(Protocol):
@@ -67,6 +71,7 @@ class CallTwilioSerializer(TwilioFrameSerializer):
         self.last_received = time.monotonic()
         self._clears = 0
         self._stale_until = 0.0
+        self._due: float | None = None   # when the agent audio sent so far ends playing
 
     async def serialize(self, frame: Frame) -> str | bytes | None:
         if isinstance(frame, AudioRawFrame):
@@ -78,16 +83,31 @@ class CallTwilioSerializer(TwilioFrameSerializer):
                 return None  # a clear went out meanwhile
             if self._audio is not None and isinstance(payload, str):
                 self._audio.agent(base64.b64decode(json.loads(payload)["media"]["payload"]))
+            self._paced(frame)
             return payload
         if isinstance(frame, InterruptionFrame):
             self._clears += 1
             self._stale_until = time.monotonic() + _STALE_AFTER_CLEAR_SECONDS
+            self._due = None
             self._playback.on_clear()
+            self._hooks.on_clear_sent()
         elif isinstance(frame, OutputTransportMessageFrame | OutputTransportMessageUrgentFrame):
             message = frame.message if isinstance(frame.message, dict) else {}
             if message.get("event") == "mark":
                 self._playback.on_sent(str((message.get("mark") or {}).get("name")))
         return await super().serialize(frame)
+
+    def _paced(self, frame: AudioRawFrame) -> None:
+        """How late this packet leaves against the end of the previous one's audio. A gap
+        longer than a pause between sentences starts a new stretch of speech instead."""
+        now = time.monotonic()
+        seconds = len(frame.audio) / (2 * frame.sample_rate * frame.num_channels)
+        due = self._due
+        if due is not None and now - due < _NEW_SPEECH_AFTER_SECONDS:
+            PACING_LAG.observe(max(0.0, now - due))
+            self._due = max(now, due) + seconds   # audio sent ahead stays ahead
+        else:
+            self._due = now + seconds
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         self.last_received = time.monotonic()

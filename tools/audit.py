@@ -15,6 +15,7 @@ from db import call_events, tool_executions
 from tools import registry
 from tools.calendar import ToolError
 from tools.context import ToolContext
+from tools.metrics import TOOL_CALLS
 
 log = logging.getLogger("frontdesk.tools")
 
@@ -77,6 +78,7 @@ async def run_tool(ctx: ToolContext, name: str, arguments: Any) -> dict[str, Any
 async def _audit(ctx: ToolContext, name: str, arguments: Any, output: Any, status: str,
                  error: str | None, started: float) -> None:
     elapsed_ms = round((time.perf_counter() - started) * 1000)
+    TOOL_CALLS.labels(name if registry.get(name) else "unknown", status).inc()
     try:
         await tool_executions.insert(
             ctx.pool, client_id=ctx.client.id, conversation_id=ctx.conversation_id,

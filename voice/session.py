@@ -23,11 +23,13 @@ from db.conversations import Conversation
 from events import call_summary
 from frontdesk.settings import Settings
 from pipelines.inbound import CallOptions, CallPipeline, TwilioLink, build_inbound
+from pipelines.metrics import BARGE_IN, CLEARS, TURN_LATENCY
 from pipelines.playback import Playback
 from pipelines.providers import ProviderFactory, ProviderPlan
 from tools.context import ToolContext
 from voice.call_audio import CallAudioRecorder
 from voice.meter import TalkTimeMeter
+from voice.metrics import CALLS_ENDED
 from voice.recorder import InboundRecorder, recording_path
 from voice.twilio_rest import TwilioRest
 
@@ -53,6 +55,9 @@ AFTER_SPEECH_FALLBACK_SECONDS = 10.0
 PLAYBACK_WAIT_SECONDS = 5.0
 # How long an ending pipeline may take before it is cancelled.
 END_GRACE_SECONDS = 10.0
+# A clear this soon after the caller's turn started is that turn barging in (later ones are
+# other resets: an operator's goodbye, a transfer).
+BARGE_IN_WINDOW_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,7 @@ class CallSession:
         self._ending = False            # a goodbye, hang-up or transfer is under way
         self._after_speech: tuple[str, str] | None = None   # ("hangup", reason) | ("transfer", to)
         self._idle_prompts = 0
+        self._turn_started_at: float | None = None
         # The greeting is the first assistant turn, stored even when the caller cut it off
         # before a word of it was spoken (then with no content).
         self._greeting_stored = False
@@ -331,10 +337,18 @@ class CallSession:
         fix_context(await self.playback.settle(sentences, PLAYBACK_WAIT_SECONDS))
 
     def on_turn_metrics(self, metrics: dict[str, Any]) -> None:
+        TURN_LATENCY.observe(metrics["speech_end_to_audio_ms"] / 1000)
         self._writes.put_nowait(("metrics", metrics))
 
     def on_user_speaking(self) -> None:
         self._idle_prompts = 0
+        self._turn_started_at = time.monotonic()
+
+    def on_clear_sent(self) -> None:
+        CLEARS.inc()
+        started, self._turn_started_at = self._turn_started_at, None
+        if started is not None and time.monotonic() - started < BARGE_IN_WINDOW_SECONDS:
+            BARGE_IN.observe(time.monotonic() - started)
 
     def on_user_idle(self) -> None:
         if self._ending:
@@ -457,6 +471,7 @@ class CallSession:
                                     client_id=self.client.id, call_sid=self.call_sid,
                                     end_reason=self.end_reason or "completed",
                                     summary=await self._llm_summary())
+        CALLS_ENDED.labels(self.end_reason or "completed").inc()
         dropped = self._pipeline.serializer.malformed if self._pipeline is not None else 0
         self.log.info("call %s finalized: %s after %.1f s%s", self.call_sid, self.end_reason,
                       self.elapsed(), f", {dropped} malformed messages dropped" if dropped else "")
