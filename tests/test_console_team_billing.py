@@ -17,11 +17,12 @@ import pytest
 from tests.fake_stripe import SECRET_KEY, WEBHOOK_SECRET, FakeStripe, fake_stripe
 from tests.live import LiveServer
 from tests.team_support import as_user, last_token, team_server
-from tests.test_api_support import PASSWORD, SmtpSink, User, register
+from tests.test_api_support import PASSWORD, SmtpSink, User, api_server, register
 
 # That module skips (before selenium is imported) where chromium is missing.
 from tests.test_console_browser import EC, Browser, By, browser_driver  # noqa: F401 (a fixture)
 
+PRICE_PRO = "price_pro_monthly"
 Select = pytest.importorskip("selenium.webdriver.support.ui").Select
 
 
@@ -35,7 +36,7 @@ async def stripe() -> AsyncIterator[FakeStripe]:
 async def site(pg_url: str, stripe: FakeStripe) -> AsyncIterator[tuple[LiveServer, SmtpSink]]:
     async with team_server(pg_url, stripe_secret_key=SECRET_KEY,
                            stripe_webhook_secret=WEBHOOK_SECRET,
-                           stripe_api_base=stripe.url) as (srv, sink):
+                           stripe_api_base=stripe.url, stripe_price_pro=PRICE_PRO) as (srv, sink):
         stripe.webhook_url = srv.url + "/api/stripe/webhook"
         yield srv, sink
 
@@ -165,6 +166,53 @@ async def test_an_owner_buys_minutes_through_checkout_and_sees_the_balance(
     await browser.ready()
     await text_of(browser, "#checkout-notice", "Checkout was cancelled", "the cancelled notice")
     assert browser.severe_logs() == []
+
+
+async def test_an_owner_subscribes_from_the_billing_page_then_cancels(browser, story, stripe):
+    owner = story["owner"]
+    await sign_in(browser, owner.email)
+    await browser.open("/console/billing")
+    await browser.ready()
+    before = (await owner.get("/api/billing/usage")).json()["balance_minutes"]
+    await browser.click('#plan tr[data-plan="pro"] button.subscribe')
+    await browser.until(EC.url_contains(f"{stripe.url}/pay/cs_test_"), what="Stripe Checkout")
+    await text_of(browser, "body", "Payment complete", "the payment")
+    sid = browser.driver.current_url.rsplit("/", 1)[1]
+    assert stripe.sessions[sid]["mode"] == "subscription"
+    assert all(status == 200 for _, status in stripe.delivered[-3:])
+
+    await browser.open(f"/console/billing?checkout=success&session_id={sid}")
+    await browser.ready()
+    await text_of(browser, "#plan-name", "pro", "the new plan")
+    await text_of(browser, "#subscription-status", "active", "the subscription")
+    await text_of(browser, "#balance-minutes", f"{before + 1000:g}", "the plan's minutes")
+    bar = await browser.find("#usage-bar")
+    assert bar.get_attribute("max") == "100" and float(bar.get_attribute("value")) == 0
+    assert "of 1000 included minutes" in (await browser.find("#usage-text")).text
+    assert not await browser.js("return document.querySelector('button.subscribe')")
+
+    await browser.click("#cancel-subscription")
+    await text_of(browser, "#plan", "cancelled: ends", "the cancellation")
+    sub = (await owner.get("/api/billing/subscription")).json()
+    assert sub["cancel_at_period_end"] is True and sub["plan"] == "pro"
+    assert browser.severe_logs() == []
+
+
+async def test_without_stripe_the_billing_page_says_billing_is_not_configured(
+        browser_driver, pg_url):  # noqa: F811
+    async with api_server(pg_url) as bare, httpx.AsyncClient(base_url=bare.url) as http:
+        owner = await register(http)
+        await owner.create_client(name="Unbilled Dental")
+        browser = Browser(browser_driver, bare.url)
+        await sign_in(browser, owner.email)
+        await browser.open("/console/billing")
+        await browser.ready()
+        await browser.click('button.buy-pack[data-pack="minutes_500"]')
+        await text_of(browser, "#billing-not-configured",
+                      "Billing is not configured on this server", "the not-configured state")
+        assert "STRIPE_SECRET_KEY" in (await browser.find("#billing-errors")).text
+        assert browser.driver.current_url.startswith(bare.url + "/console/billing")
+        await browser.do(browser.driver.delete_all_cookies)
 
 
 async def test_a_member_sees_billing_is_for_owners_and_no_team_controls(browser, story):
