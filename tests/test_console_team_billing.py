@@ -16,7 +16,7 @@ import pytest
 
 from tests.fake_stripe import SECRET_KEY, WEBHOOK_SECRET, FakeStripe, fake_stripe
 from tests.live import LiveServer
-from tests.team_support import as_user, last_token, team_server
+from tests.team_support import as_user, join, last_token, team_server
 from tests.test_api_support import PASSWORD, SmtpSink, User, api_server, register
 
 # That module skips (before selenium is imported) where chromium is missing.
@@ -131,6 +131,42 @@ async def test_an_owner_invites_a_colleague_who_joins_and_gets_a_new_role(browse
     assert all("409" in line for line in browser.severe_logs())   # the refused PUT, only
 
 
+async def test_an_invitation_is_resent_and_revoked_and_a_member_removed(browser, story):
+    owner, sink, http = story["owner"], story["sink"], story["http"]
+    await sign_in(browser, owner.email)
+    leaving = await join(owner, sink, "member", f"leaving.{owner.id}@example.com")
+    address = f"undecided.{owner.id}@example.com"
+    invited = await owner.post("/api/team/invite", json={"email": address, "role": "admin"})
+    assert invited.status_code == 201, invited.text
+    first_token = last_token(sink, address)
+    await browser.open("/console/team")
+    await browser.ready()
+
+    row = f'#invitations tr[data-invitation-id="{invited.json()["id"]}"]'
+    await browser.click(f"{row} button.resend")
+    await text_of(browser, "#team-status", f"Invitation sent again to {address}", "the resend")
+    assert last_token(sink, address) != first_token
+    stale = await http.post(f"/api/team/invitations/{first_token}/accept",
+                            json={"password": PASSWORD})
+    assert stale.status_code == 404, stale.text            # the old link stopped working
+    await browser.click(f"{row} button.revoke")
+    await text_of(browser, f"{row} .status", "revoked", "the revoked invitation")
+    assert not await browser.js("return document.querySelector(arguments[0])",
+                                f"{row} button.resend")
+    gone = await http.post(f"/api/team/invitations/{last_token(sink, address)}/accept",
+                           json={"password": PASSWORD})
+    assert gone.status_code == 410, gone.text
+
+    member = f'#members tr[data-user-id="{leaving.id}"]'
+    await browser.click(f"{member} button.remove-member")
+    await text_of(browser, "#team-status", f"{leaving.email} was removed", "the removal")
+    await browser.until(lambda d: not d.find_elements(By.CSS_SELECTOR, member),
+                        what="the member to leave the list")
+    members = (await owner.get("/api/team/members")).json()
+    assert leaving.id not in [m["id"] for m in members]
+    assert browser.severe_logs() == []
+
+
 async def test_an_owner_buys_minutes_through_checkout_and_sees_the_balance(
         browser, story, stripe, site):
     owner, client = story["owner"], story["client"]
@@ -190,6 +226,9 @@ async def test_an_owner_subscribes_from_the_billing_page_then_cancels(browser, s
     assert bar.get_attribute("max") == "100" and float(bar.get_attribute("value")) == 0
     assert "of 1000 included minutes" in (await browser.find("#usage-text")).text
     assert not await browser.js("return document.querySelector('button.subscribe')")
+    [invoice] = [i for i in stripe.invoices if i["customer"] == stripe.sessions[sid]["customer"]]
+    row = await browser.find(f'#invoices tr[data-invoice-id="{invoice["id"]}"]')
+    assert invoice["number"] in row.text and "$99.00" in row.text and "paid" in row.text
 
     await browser.click("#cancel-subscription")
     await text_of(browser, "#plan", "cancelled: ends", "the cancellation")
