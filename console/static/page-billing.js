@@ -79,7 +79,7 @@ export async function render() {
         plans.map((p) => h("tr", { dataset: { plan: p.name } },
           h("td", {}, p.title), h("td", {}, String(p.included_minutes)),
           h("td", {}, p.api_requests_per_hour === null ? "unlimited" : String(p.api_requests_per_hour)),
-          h("td", {}, p.name === "free" || p.name === s.plan && running ? null
+          h("td", {}, p.name === "free" || (p.name === s.plan && running) ? null
             : !p.available ? h("span", { class: "muted" }, "not sold on this server")
               : running ? h("button", { type: "button", class: "upgrade", onclick: async () => {
                 showErrors(errors, []);
@@ -126,13 +126,14 @@ export async function render() {
     const client = options(h("select", { id: "top-up-client", name: "client_id" }),
       clients.map((c) => [c.id, c.name]), clients[0]?.id);
     clear(buy, h("h2", {}, "Buy minutes"),
-      clients.length ? field("For client", client)
+      clients.length ? null
         : h("p", { class: "empty" }, "Add a client first: minutes are bought for one client."),
-      h("div", { class: "actions" }, catalog.data.packs.map((p) => h("button", {
-        type: "button", class: "buy-pack", dataset: { pack: p.name }, disabled: !clients.length,
-        onclick: () => go("/api/billing/top-ups/checkout",
-          { client_id: Number(client.value), pack: p.name }),
-      }, `${p.minutes} minutes · ${money(p.price_cents, p.currency)}`))));
+      h("div", { class: "toolbar" }, clients.length ? field("For client", client) : null,
+        catalog.data.packs.map((p) => h("button", {
+          type: "button", class: "buy-pack", dataset: { pack: p.name }, disabled: !clients.length,
+          onclick: () => go("/api/billing/top-ups/checkout",
+            { client_id: Number(client.value), pack: p.name }),
+        }, `${p.minutes} minutes · ${money(p.price_cents, p.currency)}`))));
   }
 
   async function loadInvoices() {

@@ -34,6 +34,7 @@ export async function render(_data, me) {
             h("button", { type: "button", class: "save-role", onclick: async () => {
               const changed = await put(`/api/team/members/${m.id}/role`, { role: role.value });
               if (!changed.ok) return showErrors(errors, messages(changed));
+              if (me && m.id === me.id) return location.reload();   // what I may do changed
               said(`${changed.data.email} is now ${changed.data.role}.`);
               loadMembers();
             } }, "Change role"),
