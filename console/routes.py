@@ -32,6 +32,8 @@ PAGES: dict[str, str] = {
     "keys": "API keys",
     "webhooks": "Webhooks",
     "analytics": "Analytics",
+    "team": "Team",
+    "billing": "Billing",   # Stripe Checkout comes back here (api/billing.py _return_url)
 }
 
 _SHELL = Template((files("console") / "shell.html").read_text())

@@ -150,6 +150,22 @@ async def test_every_page_uses_only_local_assets_and_no_inline_script(server):
         assert (await http.get("/console/nowhere")).status_code == 404
 
 
+async def test_stripe_checkout_returns_to_the_billing_page_of_the_console(server):
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        for query in ("checkout=success&session_id=cs_test_a1b2", "checkout=cancelled"):
+            page = await http.get(f"/console/billing?{query}")
+            assert page.status_code == 200, query
+            assert page.headers["content-type"].startswith("text/html")
+            assert 'data-page="billing"' in page.text
+            assert "/console/static/app.js" in page.text
+            assert "script-src 'self'" in page.headers["content-security-policy"]
+        # app.js loads both new pages.
+        app = (await http.get("/console/static/app.js")).text
+        assert "./page-billing.js" in app and "./page-team.js" in app
+        for name in ("page-team.js", "page-billing.js"):
+            assert (await http.get(f"/console/static/{name}")).status_code == 200
+
+
 async def test_a_newcomer_signs_in_as_the_demo_owner_with_the_printed_password(server, pool):
     from frontdesk.cli import _banner
     from frontdesk.demo import DEMO_EMAIL, demo_password, ensure_demo

@@ -393,7 +393,7 @@ async def test_the_analytics_count_the_call_and_draw_their_charts(browser, story
 
 async def test_every_page_draws_without_errors_and_a_key_is_made_in_a_form(browser, story):
     for page in ("live", "calls", "appointments", "contacts", "clients", "keys", "webhooks",
-                 "analytics"):
+                 "analytics", "team", "billing"):
         await browser.open(f"/console/{page}")
         await browser.ready()
         current = await browser.find('header.top nav a[aria-current="page"]')

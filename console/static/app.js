@@ -12,6 +12,8 @@ const PAGES = {
   keys: () => import("./page-keys.js"),
   webhooks: () => import("./page-webhooks.js"),
   analytics: () => import("./page-analytics.js"),
+  team: () => import("./page-team.js"),
+  billing: () => import("./page-billing.js"),
 };
 
 async function signOut() {
@@ -27,17 +29,18 @@ async function start() {
   const page = document.body.dataset.page;
   const load = PAGES[page];
   if (!load) return;
+  let me = null;
   if (page !== "login") {
-    const me = await api("GET", "/api/auth/me");
-    if (!me.ok) return;
-    document.getElementById("who").textContent =
-      `${me.data.email} · ${me.data.organization.name}`;
+    const who = await api("GET", "/api/auth/me");
+    if (!who.ok) return;
+    me = who.data;
+    document.getElementById("who").textContent = `${me.email} · ${me.organization.name}`;
     const out = document.getElementById("sign-out");
     out.hidden = false;
     out.addEventListener("click", signOut);
   }
   const module = await load();
-  await module.render(document.body.dataset);
+  await module.render(document.body.dataset, me);
   document.body.dataset.ready = "true";
 }
 
