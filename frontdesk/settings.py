@@ -251,3 +251,15 @@ class Settings(BaseSettings):
     plan_api_requests_per_hour: str = Field(
         "free=100,pro=1000,enterprise=unlimited",
         pattern=r"^(free|pro|enterprise)=(\d+|unlimited)(,(free|pro|enterprise)=(\d+|unlimited))*$")
+
+    # --- Logs (appended; see .env.example) -------------------------------------------------
+    log_format: str = "text"  # text | json: one JSON object a line
+    access_log: bool = True  # one frontdesk.access line per /api and /console/api request
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, v: str) -> str:
+        v = v.lower()
+        if v not in ("text", "json"):
+            raise ValueError("must be text or json")
+        return v
