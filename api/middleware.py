@@ -90,18 +90,13 @@ SECRET_PARAMS = ("token", "secret", "password")
 
 
 def logged_path(scope: Scope) -> str:
-    """The request's path with any credential in it replaced by its route's placeholder
+    """The request's path with any credential in it replaced by its parameter's name
     (/api/recordings/{token}); the query string is never part of it."""
-    route = scope.get("route")
-    template = getattr(route, "path_format", None)
-    params = scope.get("path_params") or {}
     path = scope.get("path", "")
-    if not template or not any(s in name for name in params for s in SECRET_PARAMS):
-        return path
-    for name, value in params.items():
-        if not any(s in name for s in SECRET_PARAMS):
-            template = template.replace("{" + name + "}", str(value))
-    return template
+    for name, value in (scope.get("path_params") or {}).items():
+        if any(s in name for s in SECRET_PARAMS) and str(value):
+            path = path.replace(str(value), "{" + name + "}")
+    return path
 
 
 class AccessLogMiddleware:
