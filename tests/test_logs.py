@@ -138,3 +138,32 @@ def test_log_format_setting():
     assert Settings.from_env({}).access_log is True
     with pytest.raises(ConfigError, match="LOG_FORMAT"):
         Settings.from_env({"LOG_FORMAT": "xml"})
+
+
+async def test_a_replayed_calls_lines_each_carry_its_call_sid(configured, pool, pg_url):
+    from tests.caller import FakeCall
+    from tests.factories import make_client
+    from tests.live import live_server
+    from tests.providers import ScriptedProviders
+    from tests.waiting import ended
+
+    out = configured("json", pipecat_level="DEBUG")   # Pipecat's processors' lines too
+    async with live_server(pg_url, providers=ScriptedProviders(["hello"])) as server:
+        client = await make_client(pool, balance_seconds=600)
+        call = FakeCall(server.url, to=client.phone_number)
+        await call.dial()
+        await call.connect()
+        await call.wait_for_agent()                       # the greeting
+        await call.hang_up()
+        await ended(pool, call.call_sid)
+    lines = json_lines(out)
+    pipecat = [line for line in lines if line["logger"].startswith("pipecat")]
+    # Pipecat's processors run as tasks the pipeline creates: they inherit the call's sid.
+    assert any(line["logger"].startswith(("pipecat.processors", "pipecat.transports"))
+               for line in pipecat)
+    assert pipecat and all(line.get("call_sid") == call.call_sid for line in pipecat)
+    finalized = [line for line in lines if line["logger"] == "frontdesk.call"]
+    assert finalized and all(line["call_sid"] == call.call_sid for line in finalized)
+    assert {line.get("call_sid") for line in lines} == {None, call.call_sid}
+    # The job queue's lines are not the call's, though they run during it.
+    assert all("call_sid" not in line for line in lines if line["logger"] == "frontdesk.events")
