@@ -12,6 +12,7 @@ once the stream's start has verified, and every task the call creates inherits i
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import json
 import logging
@@ -19,6 +20,7 @@ import re
 import sys
 import time
 import traceback
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import IO, Any
 
@@ -84,6 +86,24 @@ FORMATS = ("text", "json")
 # What every LogRecord has; any other attribute is an extra= a caller added.
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
     "message", "asctime", "call_sid", "taskName"}
+
+
+@contextlib.contextmanager
+def in_call(sid: str) -> Iterator[None]:
+    """Lines logged inside (tasks created inside included) name the call ``sid``."""
+    token = call_sid.set(sid)
+    try:
+        yield
+    finally:
+        call_sid.reset(token)
+
+
+def call_context(sid: str) -> contextvars.Context:
+    """A copy of the current context in which lines name the call ``sid`` (for a task
+    started on a call's behalf from outside it: ``create_task(..., context=...)``)."""
+    context = contextvars.copy_context()
+    context.run(call_sid.set, sid)
+    return context
 
 
 class CallSidFilter(logging.Filter):

@@ -165,5 +165,8 @@ async def test_a_replayed_calls_lines_each_carry_its_call_sid(configured, pool, 
     finalized = [line for line in lines if line["logger"] == "frontdesk.call"]
     assert finalized and all(line["call_sid"] == call.call_sid for line in finalized)
     assert {line.get("call_sid") for line in lines} == {None, call.call_sid}
+    # The /voice webhook that answered the call names it too.
+    [accepted] = [line for line in lines if "accepted for client" in line["message"]]
+    assert accepted["logger"] == "frontdesk.voice" and accepted["call_sid"] == call.call_sid
     # The job queue's lines are not the call's, though they run during it.
     assert all("call_sid" not in line for line in lines if line["logger"] == "frontdesk.events")
