@@ -85,7 +85,8 @@ FORMATS = ("text", "json")
 
 # What every LogRecord has; any other attribute is an extra= a caller added.
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "call_sid", "taskName"}
+    "message", "asctime", "call_sid", "taskName",
+    "color_message"}   # uvicorn's copy of the message with terminal colours
 
 
 @contextlib.contextmanager

@@ -76,3 +76,17 @@ async def test_voice_health_and_non_api_paths_have_no_access_line(server, out):
             await http.get(path)
         await http.post("/voice", data={"CallSid": "CA1"})
     assert access_lines(out) == []
+
+
+async def test_in_text_the_access_line_is_one_line_too(server):
+    stream = io.StringIO()
+    logs.configure("INFO", stream=stream)
+    try:
+        async with httpx.AsyncClient(base_url=server.url) as http:
+            await http.get("/api/clients/1%0a2026-12-01 INFO forged?token=sekrit")
+    finally:
+        logs.configure("INFO")
+    [line] = [x for x in stream.getvalue().splitlines() if "frontdesk.access" in x]
+    assert "frontdesk.access: GET /api/clients/1\\x0a2026-12-01 INFO forged 4" in line
+    assert " ms cid=" in line and "user=- key=- from 127.0.0.1" in line
+    assert "sekrit" not in stream.getvalue()
