@@ -170,3 +170,15 @@ async def test_a_replayed_calls_lines_each_carry_its_call_sid(configured, pool, 
     assert accepted["logger"] == "frontdesk.voice" and accepted["call_sid"] == call.call_sid
     # The job queue's lines are not the call's, though they run during it.
     assert all("call_sid" not in line for line in lines if line["logger"] == "frontdesk.events")
+
+
+def test_pipecats_lines_are_json_too_with_their_traceback(configured):
+    out = configured("json")
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        loguru_logger.exception("processor failed on {}", "data\n{\"forged\": 1}")
+    [line] = json_lines(out)
+    assert line["level"] == "ERROR" and line["logger"].startswith("tests")
+    assert line["message"] == 'processor failed on data\\x0a{"forged": 1}'
+    assert line["exc"].endswith("RuntimeError: boom") and "call_sid" not in line
