@@ -43,7 +43,7 @@ def serve(args: argparse.Namespace) -> None:
     settings = _settings(**overrides)
     from frontdesk import logs
 
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, fmt=settings.log_format)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     code = 0
     with contextlib.suppress(KeyboardInterrupt):
@@ -152,7 +152,7 @@ def worker(args: argparse.Namespace) -> None:
     from frontdesk.worker import run_workers
 
     settings = _settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, fmt=settings.log_format)
     count = args.workers if args.workers is not None else max(1, settings.event_workers)
     asyncio.run(run_workers(settings, count))   # SIGINT/SIGTERM stop it cleanly
 

@@ -255,3 +255,15 @@ class Settings(BaseSettings):
     # --- Operations (appended; see .env.example) -------------------------------------------
     # /metrics answers loopback and private-network scrapers; set, only this Bearer token.
     metrics_token: SecretStr | None = Field(None, repr=False)
+
+    # --- Logs (appended; see .env.example) -------------------------------------------------
+    log_format: str = "text"  # text | json: one JSON object a line
+    access_log: bool = True  # one frontdesk.access line per /api and /console/api request
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, v: str) -> str:
+        v = v.lower()
+        if v not in ("text", "json"):
+            raise ValueError("must be text or json")
+        return v

@@ -176,7 +176,7 @@ def _child_main(settings: Settings, sock: socket.socket, conn: Connection,
     os.setpgrp()   # out of the terminal's process group: signals come from the parent
     from frontdesk import logs
 
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, fmt=settings.log_format)
     threading.Thread(target=_stop_when_orphaned, args=(conn,), daemon=True).start()
     target(settings, [sock], lambda: conn.send(os.getpid()))
     sys.exit(0)

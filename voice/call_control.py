@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from db.pool import Executor
+from frontdesk import logs
 from voice.registry import CallRegistry
 
 log = logging.getLogger("frontdesk.call_control")
@@ -90,7 +91,7 @@ class CallControlListener:
         else:
             log.warning("call control: unknown action %r ignored", action)
             return
-        task = asyncio.create_task(work)
+        task = asyncio.create_task(work, context=logs.call_context(call_sid))
         self._actions.add(task)
         task.add_done_callback(self._actions.discard)
         session.log.info("call %s: operator asked to %s", call_sid, action)

@@ -9,6 +9,7 @@ consumed the token.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import time
 
@@ -16,6 +17,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from db import active_calls, call_events, clients, contacts, conversations, usage
 from events import call_summary
+from frontdesk import logs
 from pipelines.providers import ProviderUnavailable
 from voice import call_tokens
 from voice.caller_id import is_e164
@@ -37,11 +39,14 @@ async def media_stream(ws: WebSocket) -> None:
     state: VoiceState = ws.state.voice
     client_id = int(ws.path_params["client_id"])
     await ws.accept()
+    sid_token: contextvars.Token[str | None] | None = None
     try:
         verified = await _authenticate(ws, state, client_id)
         if verified is None:
             return
         start, nonce = verified
+        # Every line from here on, the pipeline's tasks' included, names the call.
+        sid_token = logs.call_sid.set(start.call_sid)
         # A token another process issued can reach this one while its models still load
         # (a restarted sibling, a host just added): the call waits for them, briefly.
         await state.readiness.wait_for_models()
@@ -58,6 +63,8 @@ async def media_stream(ws: WebSocket) -> None:
         pass
     finally:
         await _close(ws, 1000, "")
+        if sid_token is not None:
+            logs.call_sid.reset(sid_token)
 
 
 async def _authenticate(ws: WebSocket, state: VoiceState,

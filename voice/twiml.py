@@ -12,6 +12,7 @@ from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 
 from db import clients, conversations
 from db.clients import Client
+from frontdesk import logs
 from pipelines.providers import ProviderUnavailable
 from voice import call_tokens
 from voice.caller_id import caller_id, e164
@@ -80,6 +81,11 @@ async def voice_webhook(request: Request) -> Response:
     if not CALL_SID.fullmatch(call_sid):
         return PlainTextResponse("CallSid must be a Twilio call SID (CA and 32 hex digits)",
                                  status_code=400)
+    with logs.in_call(call_sid):
+        return await _answer(state, form, call_sid, to)
+
+
+async def _answer(state: VoiceState, form: dict[str, str], call_sid: str, to: str) -> Response:
     caller = caller_id(form.get("From", ""))
     if caller is None:
         log.info("call %s refused: From %s is not a caller ID", call_sid, form.get("From"))
