@@ -142,26 +142,39 @@ class _Handler:
         return f"credited {pack.seconds} s to client {client}"
 
     async def invoice_paid(self, obj: dict) -> tuple[int | None, str]:
-        sub = ((obj.get("parent") or {}).get("subscription_details") or {}).get(
-            "subscription") or obj.get("subscription")
-        org = await self._org(obj, customer=obj.get("customer"), subscription=sub)
+        details = (obj.get("parent") or {}).get("subscription_details") or {}
+        sub = details.get("subscription") or obj.get("subscription")
+        # The subscription's metadata as it was when invoiced (this server set it at
+        # checkout): an invoice.paid that arrives before checkout.session.completed still
+        # knows its plan and client, since Stripe does not keep events in order.
+        meta = details.get("metadata") or {}
+        org = await self._org({"metadata": meta}, customer=obj.get("customer"),
+                              subscription=sub)
         if org is None:
             return None, "ignored: unknown customer"
         account = await billing.account(self.conn, org, lock=True)
         plan = account.subscription_plan if account else None
+        if plan is None and meta.get("plan") in PAID_PLANS:
+            plan = meta["plan"]
         if plan is None:
             return org, "ignored: no subscription plan"
+        preferred = account.grant_client_id if account and account.grant_client_id \
+            else _int(meta.get("client_id"))
         lines = (obj.get("lines") or {}).get("data") or [{}]
         period = lines[0].get("period") or {}
         await billing.update(self.conn, org, subscription_status="active", downgrade_at=None,
-                             current_period_start=_time(period.get("start")),
-                             current_period_end=_time(period.get("end")))
+                             subscription_plan=plan, current_period_start=_time(
+                                 period.get("start")),
+                             current_period_end=_time(period.get("end")),
+                             **({"stripe_subscription_id": sub} if sub else {}),
+                             **({"stripe_customer_id": obj["customer"]}
+                                if obj.get("customer") else {}))
         await billing.set_plan(self.conn, org, plan)
         invoice_id = str(obj.get("id"))
         await self.conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", invoice_id)
         if await billing.credited(self.conn, invoice_id):
             return org, "already credited"
-        client = await billing.grant_client(self.conn, org, account.grant_client_id)
+        client = await billing.grant_client(self.conn, org, preferred)
         seconds = PLANS[plan].included_minutes * 60
         if client is None or seconds <= 0:
             return org, f"{plan} renewed; no client to credit"

@@ -153,7 +153,8 @@ class FakeStripe:
                "billing_reason": "subscription_create",
                "hosted_invoice_url": f"{self.url}/invoice", "invoice_pdf": f"{self.url}/pdf",
                "parent": {"type": "subscription_details",
-                          "subscription_details": {"subscription": sub["id"]}},
+                          "subscription_details": {"subscription": sub["id"],
+                                                   "metadata": dict(sub["metadata"])}},
                "lines": {"object": "list", "data": [{"period": {
                    "start": item["current_period_start"],
                    "end": item["current_period_end"]}}]}}

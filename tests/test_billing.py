@@ -360,3 +360,27 @@ async def test_api_keys_are_limited_per_plan_and_sessions_are_not(
                        " WHERE m.organization_id = organizations.id AND m.user_id = $1",
                        owner.id)
     assert (await http.get("/api/clients", headers=key_headers(key))).status_code == 200
+
+
+async def test_an_invoice_paid_before_its_checkout_completes_still_grants_once(
+        http: httpx.AsyncClient, pool: asyncpg.Pool, stripe_server: FakeStripe) -> None:
+    """Stripe does not keep events in order: the first invoice can come first."""
+    owner = await register(http)
+    first, chosen = await owner.create_client(), await owner.create_client()
+    started = await owner.post("/api/billing/subscription/checkout",
+                               json={"plan": "pro", "client_id": chosen["id"]})
+    session = stripe_server.sessions[started.json()["session_id"]]
+    session.update(status="complete", payment_status="paid")
+    sub = stripe_server._subscription(session)
+    session["subscription"] = sub["id"]
+    invoice = stripe_server.invoice(sub, paid=True)
+    await stripe_server.deliver("invoice.paid", invoice)
+    assert stripe_server.delivered[-1][1] == 200
+    assert (await owner.get("/api/billing/subscription")).json()["plan"] == "pro"
+    assert await balance(pool, chosen["id"]) == PLANS["pro"].included_minutes * 60
+    await stripe_server.deliver("checkout.session.completed", session)
+    await stripe_server.deliver("invoice.paid", invoice | {})   # a second event, same invoice
+    assert await balance(pool, chosen["id"]) == PLANS["pro"].included_minutes * 60
+    assert await balance(pool, first["id"]) == TRIAL
+    state = (await owner.get("/api/billing/subscription")).json()
+    assert state["plan"] == "pro" and state["grant_client_id"] == chosen["id"]
