@@ -92,12 +92,21 @@ class _Handler:
             client = _int(meta.get("client_id"))
             if client is not None and not await billing.owns_client(self.conn, org, client):
                 client = None
-            await billing.update(self.conn, org, stripe_customer_id=obj.get("customer"),
-                                 stripe_subscription_id=obj.get("subscription"),
-                                 subscription_plan=plan, subscription_status="active",
-                                 cancel_at_period_end=False, downgrade_at=None,
-                                 grant_client_id=client)
-            await billing.set_plan(self.conn, org, plan)
+            account = await billing.account(self.conn, org, lock=True)
+            # Events come in any order: what the subscription's own events already said
+            # about it (say, that it was deleted) is not undone by its checkout arriving late.
+            known = account is not None and account.subscription_status is not None \
+                and account.stripe_subscription_id == obj.get("subscription")
+            fields: dict[str, Any] = {
+                "stripe_customer_id": obj.get("customer"),
+                "stripe_subscription_id": obj.get("subscription"),
+                "subscription_plan": plan, "grant_client_id": client}
+            if not known:
+                fields |= {"subscription_status": "active", "cancel_at_period_end": False,
+                           "downgrade_at": None}
+            await billing.update(self.conn, org, **fields)
+            if not known or account.subscription_status in ("active", "trialing"):
+                await billing.set_plan(self.conn, org, plan)
             return org, f"subscribed to {plan}"
         if obj.get("mode") == "setup" and obj.get("setup_intent") and obj.get("customer"):
             return org, await self._default_payment_method(obj)
@@ -227,7 +236,8 @@ class _Handler:
         if org is None:
             return None, "ignored: unknown customer"
         until = await self._start_grace(org, "canceled")
-        await billing.update(self.conn, org, cancel_at_period_end=False)
+        await billing.update(self.conn, org, cancel_at_period_end=False,
+                             **({"stripe_subscription_id": obj["id"]} if obj.get("id") else {}))
         return org, f"cancelled; plan kept until {until.isoformat()}"
 
 

@@ -384,3 +384,19 @@ async def test_an_invoice_paid_before_its_checkout_completes_still_grants_once(
     assert await balance(pool, first["id"]) == TRIAL
     state = (await owner.get("/api/billing/subscription")).json()
     assert state["plan"] == "pro" and state["grant_client_id"] == chosen["id"]
+
+
+async def test_a_checkout_arriving_after_its_subscription_was_deleted_does_not_revive_it(
+        http: httpx.AsyncClient, pool: asyncpg.Pool, stripe_server: FakeStripe) -> None:
+    owner = await register(http)
+    await owner.create_client()
+    started = await owner.post("/api/billing/subscription/checkout", json={"plan": "pro"})
+    session = stripe_server.sessions[started.json()["session_id"]]
+    session.update(status="complete", payment_status="paid")
+    sub = stripe_server._subscription(session)
+    session["subscription"] = sub["id"]
+    await stripe_server.deliver("customer.subscription.deleted", sub | {"status": "canceled"})
+    await stripe_server.deliver("checkout.session.completed", session)
+    state = (await owner.get("/api/billing/subscription")).json()
+    assert state["status"] == "canceled" and state["downgrade_at"] is not None
+    assert state["plan"] == "free"
