@@ -24,13 +24,13 @@ import api.clients
 from api.auth import Principal, require
 from api.errors import ApiError
 from db import call_events
+from db.listener import Listener
 
 log = logging.getLogger("frontdesk.console")
 
 HEARTBEAT_SECONDS = 15.0
 RETRY_MS = 2000
 QUEUE_SIZE = 1000
-RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)
 
 router = APIRouter()
 
@@ -39,11 +39,10 @@ class LiveHub:
     """This process's LISTEN connection and the queues of its open streams."""
 
     def __init__(self, dsn: str, *, heartbeat_seconds: float = HEARTBEAT_SECONDS) -> None:
-        self._dsn = dsn
         self.heartbeat_seconds = heartbeat_seconds
-        self._conn: asyncpg.Connection | None = None
-        self._lost = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._listener = Listener(dsn, call_events.CHANNEL, self._on_notify,
+                                  name="console live events",
+                                  on_reconnected=lambda: self._fan_out({"kind": "resync"}))
         self._streams: set[asyncio.Queue[dict[str, Any]]] = set()
         self._closing = False
         self._starting = asyncio.Lock()
@@ -52,17 +51,11 @@ class LiveHub:
         """LISTEN from now on (a stream opening does it when nobody has yet: a process
         nobody watches holds no connection for it)."""
         async with self._starting:
-            if self._task is None:
-                await self._connect()
-                self._task = asyncio.create_task(self._keep_connected())
+            if not self._listener.started:
+                await self._listener.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._conn is not None and not self._conn.is_closed():
-            await self._conn.close()
+        await self._listener.stop()
 
     def close_streams(self) -> None:
         """End every open stream (the server is shutting down; browsers reconnect to
@@ -86,28 +79,7 @@ class LiveHub:
     def __len__(self) -> int:
         return len(self._streams)
 
-    async def _connect(self) -> None:
-        conn = await asyncpg.connect(self._dsn)
-        self._lost.clear()
-        conn.add_termination_listener(lambda _conn: self._lost.set())
-        await conn.add_listener(call_events.CHANNEL, self._on_notify)
-        self._conn = conn
-
-    async def _keep_connected(self) -> None:
-        while True:
-            await self._lost.wait()
-            log.warning("console live events: connection lost, reconnecting")
-            attempt = 0
-            while self._lost.is_set():
-                await asyncio.sleep(RECONNECT_SECONDS[min(attempt, len(RECONNECT_SECONDS) - 1)])
-                attempt += 1
-                try:
-                    await self._connect()
-                except (OSError, asyncpg.PostgresError) as exc:
-                    log.warning("console live events: reconnect failed: %s", exc)
-            self._fan_out({"kind": "resync"})   # events were missed meanwhile
-
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+    def _on_notify(self, payload: str) -> None:
         try:
             event = json.loads(payload)
             if not isinstance(event, dict) or not isinstance(event.get("client_id"), int):

@@ -13,8 +13,7 @@ import json
 import logging
 from typing import Any
 
-import asyncpg
-
+from db.listener import Listener
 from db.pool import Executor
 from frontdesk import logs
 from voice.registry import CallRegistry
@@ -23,7 +22,6 @@ log = logging.getLogger("frontdesk.call_control")
 
 CHANNEL = "frontdesk_call_control"
 ACTIONS = ("end", "transfer")
-RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)
 
 
 async def publish(db: Executor, call_sid: str, action: str, **args: str) -> None:
@@ -37,44 +35,17 @@ class CallControlListener:
     connection drops (a restarted database must not leave operators without an end button)."""
 
     def __init__(self, dsn: str, calls: CallRegistry) -> None:
-        self._dsn = dsn
         self._calls = calls
-        self._conn: asyncpg.Connection | None = None
-        self._lost = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._listener = Listener(dsn, CHANNEL, self._on_notify, name="call control")
         self._actions: set[asyncio.Task[Any]] = set()
 
     async def start(self) -> None:
-        await self._connect()    # the first connection fails start-up loudly
-        self._task = asyncio.create_task(self._keep_connected())
+        await self._listener.start()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        if self._conn is not None and not self._conn.is_closed():
-            await self._conn.close()
+        await self._listener.stop()
 
-    async def _connect(self) -> None:
-        conn = await asyncpg.connect(self._dsn)
-        self._lost.clear()
-        conn.add_termination_listener(lambda _conn: self._lost.set())
-        await conn.add_listener(CHANNEL, self._on_notify)
-        self._conn = conn
-
-    async def _keep_connected(self) -> None:
-        while True:
-            await self._lost.wait()
-            log.warning("call control: connection lost, reconnecting")
-            attempt = 0
-            while self._lost.is_set():
-                await asyncio.sleep(RECONNECT_SECONDS[min(attempt, len(RECONNECT_SECONDS) - 1)])
-                attempt += 1
-                try:
-                    await self._connect()
-                except (OSError, asyncpg.PostgresError) as exc:
-                    log.warning("call control: reconnect failed: %s", exc)
-
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+    def _on_notify(self, payload: str) -> None:
         try:
             message = json.loads(payload)
             call_sid, action = str(message["call_sid"]), message["action"]
