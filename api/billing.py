@@ -150,6 +150,17 @@ async def _customer(request: Request, org_id: int, principal: Principal) -> str:
     return customer.id
 
 
+async def _checkout(request: Request, params: dict) -> CheckoutOut:
+    """A Checkout Session that comes back to the console's billing page."""
+    try:
+        session = await stripe_client(request).v1.checkout.sessions.create_async(
+            params | {"success_url": _return_url(request, "success"),
+                      "cancel_url": _return_url(request, "cancelled")})
+    except stripe.StripeError as exc:
+        raise upstream(exc) from None
+    return CheckoutOut(url=session.url, session_id=session.id)
+
+
 def _month(now: datetime) -> tuple[datetime, datetime]:
     start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return start, (start + timedelta(days=32)).replace(day=1)
@@ -249,17 +260,11 @@ async def subscription_checkout(body: PlanCheckoutIn, request: Request,
     customer = await _customer(request, org_id, principal)
     metadata = {"organization_id": str(org_id), "plan": body.plan,
                 "client_id": str(body.client_id or "")}
-    try:
-        session = await stripe_client(request).v1.checkout.sessions.create_async({
-            "mode": "subscription", "customer": customer,
-            "line_items": [{"price": price, "quantity": 1}],
-            "client_reference_id": str(org_id), "metadata": metadata,
-            "subscription_data": {"metadata": metadata},
-            "success_url": _return_url(request, "success"),
-            "cancel_url": _return_url(request, "cancelled")})
-    except stripe.StripeError as exc:
-        raise upstream(exc) from None
-    return CheckoutOut(url=session.url, session_id=session.id)
+    return await _checkout(request, {
+        "mode": "subscription", "customer": customer,
+        "line_items": [{"price": price, "quantity": 1}],
+        "client_reference_id": str(org_id), "metadata": metadata,
+        "subscription_data": {"metadata": metadata}})
 
 
 @router.post("/subscription/upgrade", response_model=SubscriptionOut,
@@ -306,25 +311,19 @@ async def top_up_checkout(body: TopUpCheckoutIn, request: Request,
     org_id = principal.organization_id
     if not await billing.owns_client(pool, org_id, body.client_id):
         raise ApiError(404, "client not found")
-    client = stripe_client(request)  # 503 before a customer is made for nothing
+    stripe_client(request)  # 503 before a customer is made for nothing
     pack = PACKS[body.pack]
     customer = await _customer(request, org_id, principal)
     metadata = {"organization_id": str(org_id), "client_id": str(body.client_id),
                 "pack": pack.name, "kind": "top_up"}
-    try:
-        session = await client.v1.checkout.sessions.create_async({
-            "mode": "payment", "customer": customer,
-            "line_items": [{"quantity": 1, "price_data": {
-                "currency": request.state.api.settings.stripe_currency,
-                "unit_amount": pack.price_cents,
-                "product_data": {"name": f"{pack.minutes} minutes of talk time"}}}],
-            "client_reference_id": str(org_id), "metadata": metadata,
-            "payment_intent_data": {"metadata": metadata},
-            "success_url": _return_url(request, "success"),
-            "cancel_url": _return_url(request, "cancelled")})
-    except stripe.StripeError as exc:
-        raise upstream(exc) from None
-    return CheckoutOut(url=session.url, session_id=session.id)
+    return await _checkout(request, {
+        "mode": "payment", "customer": customer,
+        "line_items": [{"quantity": 1, "price_data": {
+            "currency": request.state.api.settings.stripe_currency,
+            "unit_amount": pack.price_cents,
+            "product_data": {"name": f"{pack.minutes} minutes of talk time"}}}],
+        "client_reference_id": str(org_id), "metadata": metadata,
+        "payment_intent_data": {"metadata": metadata}})
 
 
 @router.post("/payment-method", response_model=CheckoutOut, status_code=201,
@@ -332,18 +331,12 @@ async def top_up_checkout(body: TopUpCheckoutIn, request: Request,
              responses=_STRIPE_ERRORS)
 async def payment_method(request: Request, principal: Write) -> CheckoutOut:
     org_id = principal.organization_id
-    client = stripe_client(request)
+    stripe_client(request)  # 503 before a customer is made for nothing
     customer = await _customer(request, org_id, principal)
-    try:
-        session = await client.v1.checkout.sessions.create_async({
-            "mode": "setup", "customer": customer, "currency":
-            request.state.api.settings.stripe_currency,
-            "metadata": {"organization_id": str(org_id), "kind": "payment_method"},
-            "success_url": _return_url(request, "success"),
-            "cancel_url": _return_url(request, "cancelled")})
-    except stripe.StripeError as exc:
-        raise upstream(exc) from None
-    return CheckoutOut(url=session.url, session_id=session.id)
+    return await _checkout(request, {
+        "mode": "setup", "customer": customer, "currency":
+        request.state.api.settings.stripe_currency,
+        "metadata": {"organization_id": str(org_id), "kind": "payment_method"}})
 
 
 @router.get("/invoices", response_model=list[InvoiceOut], summary="Invoices, newest first",
