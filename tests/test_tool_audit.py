@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from db import clients, tool_executions, users
-from tools import registry
+from tools import audit, registry
 from tools.audit import run_tool
 from tools.context import ToolContext
 
@@ -116,7 +116,8 @@ async def test_end_call_without_a_live_call_is_harmless(pool):
     assert await run_tool(ctx, "end_call", {}) == {"ok": True}
 
 
-async def test_a_cancelled_tool_call_is_still_audited(pool):
+async def test_a_cancelled_tool_call_is_still_audited(pool, monkeypatch):
+    monkeypatch.setattr(audit, "FINISH_GRACE_SECS", 0)
     call = RecordingCall(block=True)
     ctx = await make_ctx(pool, call=call)
     task = asyncio.create_task(run_tool(ctx, "end_call", {}))
@@ -126,6 +127,23 @@ async def test_a_cancelled_tool_call_is_still_audited(pool):
         await task
     [row] = await audit_rows(ctx)
     assert (row["status"], row["error_message"]) == ("error", "cancelled")
+    assert call.reasons == []
+
+
+async def test_a_tool_call_cancelled_as_it_finishes_is_audited_with_its_result(pool):
+    # A barge-in arriving while a booking commits: the audit says what happened.
+    call = RecordingCall(block=True)
+    ctx = await make_ctx(pool, call=call)
+    task = asyncio.create_task(run_tool(ctx, "end_call", {}))
+    await call.entered.wait()
+    task.cancel()
+    call._release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    [row] = await audit_rows(ctx)
+    assert (row["status"], row["error_message"], row["output"]) == ("success", None,
+                                                                    {"ok": True})
+    assert call.reasons == ["agent_hangup"]
 
 
 def test_tools_for_keeps_known_names_in_order():

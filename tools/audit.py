@@ -19,6 +19,10 @@ from tools.metrics import TOOL_CALLS
 
 log = logging.getLogger("frontdesk.tools")
 
+# How long a cancelled tool call may still run to finish what it started (a booking's
+# transaction, a calendar write) before it is cancelled too.
+FINISH_GRACE_SECS = 2.0
+
 _JSON_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,), "integer": (int,), "number": (int, float), "boolean": (bool,),
     "object": (dict,), "array": (list,),
@@ -55,16 +59,19 @@ async def run_tool(ctx: ToolContext, name: str, arguments: Any) -> dict[str, Any
     try:
         if tool is None:
             raise ToolError(f"unknown tool: {name}")
-        output = await tool.handler(ctx, **check_arguments(tool, arguments))
+        work = asyncio.ensure_future(tool.handler(ctx, **check_arguments(tool, arguments)))
+        try:
+            output = await asyncio.shield(work)
+        except asyncio.CancelledError:
+            # A barge-in or hang-up cancels the call's tool task, but a booking may be one
+            # statement from committed: let it finish briefly so the audit (and the call's
+            # outcome) says what happened in the database, then let cancellation proceed.
+            await _finish_or_audit_cancelled(ctx, name, arguments, work, started)
+            raise
         status = "success"
     except ToolError as e:
         error = str(e)
         output = {"error": error}
-    except asyncio.CancelledError:
-        # The call ended mid-tool: still leave the audit row, then let cancellation proceed.
-        error, output = "cancelled", None
-        await _audit(ctx, name, arguments, output, status, error, started)
-        raise
     except Exception as e:
         # Type and message only: arguments and locals may hold callers' personal data.
         error = f"{type(e).__name__}: {e}"[:500]
@@ -73,6 +80,23 @@ async def run_tool(ctx: ToolContext, name: str, arguments: Any) -> dict[str, Any
         output = {"error": tool.unavailable if tool else "that action is unavailable"}
     await _audit(ctx, name, arguments, output, status, error, started)
     return output
+
+
+async def _finish_or_audit_cancelled(ctx: ToolContext, name: str, arguments: Any,
+                                     work: asyncio.Future, started: float) -> None:
+    try:
+        done, _ = await asyncio.wait({work}, timeout=FINISH_GRACE_SECS)
+    except asyncio.CancelledError:     # cancelled again while waiting: stop waiting
+        work.cancel()
+        await _audit(ctx, name, arguments, None, "error", "cancelled", started)
+        raise
+    if not done:
+        work.cancel()
+        await asyncio.wait({work})
+    if not work.cancelled() and work.exception() is None:
+        await _audit(ctx, name, arguments, work.result(), "success", None, started)
+    else:
+        await _audit(ctx, name, arguments, None, "error", "cancelled", started)
 
 
 async def _audit(ctx: ToolContext, name: str, arguments: Any, output: Any, status: str,
