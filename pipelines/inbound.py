@@ -42,6 +42,7 @@ from starlette.websockets import WebSocket
 
 from pipelines.bounded_socket import BoundedSendWebSocket
 from pipelines.call_hooks import CallHooks
+from pipelines.caller_audio_stop import CallerAudioStop
 from pipelines.dtmf_transfer import OperatorDigit
 from pipelines.playback import Playback, PlaybackMarker
 from pipelines.providers import CallServices
@@ -123,6 +124,7 @@ def build_inbound(*, ws: WebSocket, link: TwilioLink, services: CallServices, ho
         services.stt,                       # caller audio → transcripts
         DTMFAggregator(),                   # other keys → "DTMF: 12" for the agent
         aggregators.user(),                 # VAD, turn end, barge-in → LLM context
+        CallerAudioStop(),                  # the caller's audio goes no further
         llm,                                # context → reply text and tool calls
         services.tts,                       # text → agent audio, sentence by sentence
         PlaybackMarker(playback, link.stream_sid),  # a Twilio mark behind each sentence
