@@ -8,7 +8,9 @@ Definitions (times on the caller's clock):
   arrives more than ``UTTERANCE_GAP_S`` after the audio queued before it has played
   out (Pipecat's own "bot stopped speaking" wait), or after a ``clear``.
 - **Turn latency**: speech end → first packet of the first utterance that starts after
-  it (and before the caller's next segment starts). None: the turn went unanswered.
+  it (and before the caller's next segment starts). None: the turn went unanswered,
+  unless it was **spoken over**: the agent began its reply while the caller was still
+  speaking (it answered the first part of the line at a pause) and was not cut off.
 - **Inter-arrival**: time between consecutive packets of one utterance. Its **excess** is
   that time minus the previous packet's audio: 0 for a sender exactly at real time,
   whatever its packet size (Pipecat sends 40 ms packets every 40 ms; Twilio's own are
@@ -20,6 +22,9 @@ Definitions (times on the caller's clock):
   ``barge_in``); clear latency is segment start → first ``clear``; media after clear is
   the burst that still arrives right after it: packets each within ``STALE_GAP_S`` of
   the clear or of the packet before (a new reply comes after a pause, never like that).
+- **False barge-in**: a ``clear`` that no caller speech explains: it arrives outside every
+  segment's start … end + ``CLEAR_WINDOW_S`` (line noise, a click or a breath cut the
+  agent off).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from loadtest.recording import BARGE_IN, FRAME_MS
 
 UTTERANCE_GAP_S = 0.35
 STALE_GAP_S = 0.1  # media this close after a clear (or after such media) is stale audio
+CLEAR_WINDOW_S = 1.0  # a clear this long after a segment's speech ended is still its own
 REFUSED_CLOSE_CODES = {1008, 1013}
 ABNORMAL_CLOSE_CODES = {1006, 1011, 1012}
 
@@ -54,7 +60,8 @@ class Utterance:
 class Turn:
     segment: int
     speech_end_ms: int                 # stream time of the segment's end
-    latency_ms: float | None           # None: unanswered
+    latency_ms: float | None           # None: unanswered (or spoken over)
+    spoken_over: bool = False          # the reply began before the caller finished
     barge_in: bool = False
     clear_ms: float | None = None      # barge-in: segment start → clear
     media_after_clear: int = 0         # packets
@@ -79,6 +86,7 @@ class CallMetrics:
     utterances: int = 0
     agent_audio_s: float = 0.0
     marks_returned: int = 0
+    false_barge_ins: int = 0           # clears that no caller speech explains
     send_late_max_ms: float = 0.0      # the caller's own pacing: worst frame lateness
 
     def as_dict(self) -> dict[str, Any]:
@@ -142,6 +150,7 @@ def analyze(trace: CallTrace, *, concurrency: Sequence[tuple[float, int]] = ()) 
         if trace.t0 is not None:
             m.behind_at_ms = (worst.behind_at - trace.t0) * 1000
     m.turns = _turns(trace, utts, concurrency)
+    m.false_barge_ins = _false_barge_ins(trace)
     m.outcome, m.detail = _outcome(trace, media)
     return m
 
@@ -164,9 +173,12 @@ def _turns(trace: CallTrace, utts: list[Utterance],
                     latency_ms=(reply.start - end_at) * 1000 if reply else None,
                     concurrency=_level_at(concurrency, end_at))
         playing = any(u.start <= start_at < u.end for u in utts)
+        if reply is None:
+            turn.spoken_over = any(start_at < u.start <= end_at and u.end > end_at
+                                   for u in utts)
         if seg.kind == BARGE_IN or playing:
             turn.barge_in = True
-            clear = next((c for c in clears if start_at <= c <= end_at + 1.0), None)
+            clear = next((c for c in clears if start_at <= c <= end_at + CLEAR_WINDOW_S), None)
             if clear is not None:
                 turn.clear_ms = (clear - start_at) * 1000
                 stale, last = [], clear
@@ -182,13 +194,26 @@ def _turns(trace: CallTrace, utts: list[Utterance],
         turns.append(turn)
     # A turn whose reply never came is only unanswered if the call went on long enough
     # for one (the caller hung up right after speaking is the recording's choice).
-    if turns and turns[-1].latency_ms is None and trace.closed_at is not None:
+    if turns and turns[-1].latency_ms is None and not turns[-1].spoken_over \
+            and trace.closed_at is not None:
         last_end = trace.frame_sent_at(max(segments[len(turns) - 1].start_ms,
                                            segments[len(turns) - 1].end_ms - FRAME_MS)
                                        // FRAME_MS)
         if last_end is not None and trace.closed_at - last_end < 2.0:
             turns.pop()
     return turns
+
+
+def _false_barge_ins(trace: CallTrace) -> int:
+    spans = []
+    for seg in trace.segments:
+        start_at = trace.frame_sent_at(seg.start_ms // FRAME_MS)
+        end_at = trace.frame_sent_at(max(seg.start_ms, seg.end_ms - FRAME_MS) // FRAME_MS)
+        if start_at is not None:
+            spans.append((start_at, (end_at if end_at is not None else math.inf)
+                          + CLEAR_WINDOW_S))
+    return sum(1 for r in trace.received if r.event == "clear"
+               and not any(a <= r.at <= b for a, b in spans))
 
 
 def _level_at(steps: Sequence[tuple[float, int]], at: float) -> int:
@@ -256,6 +281,7 @@ class Summary:
     errors: int = 0
     turns: int = 0
     unanswered: int = 0
+    spoken_over: int = 0
     latency_ms: dict[str, float | None] = field(default_factory=dict)
     latency_over_wait_ms: dict[str, float | None] = field(default_factory=dict)
     interarrival_ms: dict[str, float | None] = field(default_factory=dict)
@@ -263,6 +289,7 @@ class Summary:
     behind_ms_max: float = 0.0
     barge_ins: int = 0
     clears_missing: int = 0
+    false_barge_ins: int = 0
     clear_ms: dict[str, float | None] = field(default_factory=dict)
     media_after_clear: int = 0
     setup_ms: dict[str, float | None] = field(default_factory=dict)
@@ -294,7 +321,9 @@ def summarize(calls: Sequence[CallMetrics], *, turn_wait_ms: float = 0.0) -> Sum
             s.problems.append(f"{c.call_sid[:12]}… {c.outcome}: {c.detail}")
         s.turns += len(c.turns)
         for t in c.turns:
-            if t.latency_ms is None:
+            if t.spoken_over:
+                s.spoken_over += 1
+            elif t.latency_ms is None:
                 s.unanswered += 1
             else:
                 latencies.append(t.latency_ms)
@@ -308,6 +337,7 @@ def summarize(calls: Sequence[CallMetrics], *, turn_wait_ms: float = 0.0) -> Sum
         inter += c.interarrival_ms
         excess += c.interarrival_excess_ms
         s.behind_ms_max = max(s.behind_ms_max, c.behind_ms)
+        s.false_barge_ins += c.false_barge_ins
         s.send_late_max_ms = max(s.send_late_max_ms, c.send_late_max_ms)
     s.latency_ms = _pcts(latencies)
     s.latency_over_wait_ms = _pcts([x - turn_wait_ms for x in latencies])

@@ -84,10 +84,11 @@ def summary_table(s: Summary, *, title: str = "replay") -> Table:
     row("stream start → first agent audio, ms", s.first_audio_ms)
     t.caption = (f"calls {s.calls}: {s.completed} completed, {s.dropped} dropped, "
                  f"{s.refused} refused, {s.errors} errors · turns {s.turns}, "
-                 f"{s.unanswered} unanswered · audio behind real time max "
-                 f"{s.behind_ms_max:.0f} ms · barge-ins {s.barge_ins} ({s.clears_missing} "
-                 f"without clear), media after clear {s.media_after_clear} · caller send "
-                 f"lateness max {s.send_late_max_ms:.0f} ms")
+                 f"{s.unanswered} unanswered, {s.spoken_over} spoken over · audio behind "
+                 f"real time max {s.behind_ms_max:.0f} ms · barge-ins {s.barge_ins} "
+                 f"({s.clears_missing} without clear), false barge-ins {s.false_barge_ins}, "
+                 f"media after clear {s.media_after_clear} · caller send lateness max "
+                 f"{s.send_late_max_ms:.0f} ms")
     return t
 
 

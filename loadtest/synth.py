@@ -7,6 +7,8 @@ A script::
     to: "+15555550100"          # the number to dial (optional; replay --to overrides)
     from: "+15005550006"        # the caller's number (optional)
     voice: piper                # or espeak-ng; default: Piper when installed
+    line: noisy                 # the whole call through a poor line's hiss and hum
+                                # (phone_line.line_noise); default: clean
     steps:
       - pause: 4.5              # seconds of line silence (the greeting plays)
       - say: I would like to book an appointment tomorrow at 3 pm.
@@ -14,6 +16,8 @@ A script::
       - barge_in: Sorry, actually make it 4.   # speech meant to interrupt the agent
       - dtmf: "12#"             # DTMF digits, one ``dtmf`` event each, 250 ms apart
       - wav: clip.wav           # a recorded caller turn (relative to the script)
+      - noise: 0.15             # a burst of noise this many seconds long at speech level
+                                # (a knock, a rustle): not speech, never a segment
       - pause: 3
       - repeat:                 # the same steps again and again (long calls)
           times: 100
@@ -38,7 +42,9 @@ from loadtest.recording import BARGE_IN, FRAME_MS, SPEECH, Entry, Recording, Seg
 from loadtest.segments import voiced_bounds
 
 DTMF_GAP_MS = 250
-STEP_KINDS = ("pause", "say", "barge_in", "dtmf", "wav")
+STEP_KINDS = ("pause", "say", "barge_in", "dtmf", "wav", "noise")
+LINES = ("clean", "noisy")
+SPEECH_RMS = 3000.0  # a noise burst's level when the script says nothing yet (16-bit PCM)
 
 
 class ScriptError(ValueError):
@@ -52,6 +58,7 @@ class Script:
     to: str | None = None
     caller: str | None = None
     voice: str | None = None
+    line: str = "clean"
     description: str = ""
     folder: Path = Path(".")
 
@@ -82,10 +89,14 @@ def load_script(name_or_path: str | Path) -> Script:
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
         raise ScriptError(f"{name_or_path}: expected a mapping with a list of steps")
     steps = _expand(str(name_or_path), data["steps"])
+    line = str(data.get("line") or "clean")
+    if line not in LINES:
+        raise ScriptError(f"{name_or_path}: line must be one of {', '.join(LINES)}, "
+                          f"got {line!r}")
     return Script(name=str(data.get("name") or Path(str(name_or_path)).stem),
                   steps=steps, to=data.get("to"), caller=data.get("from"),
-                  voice=data.get("voice"), description=str(data.get("description", "")),
-                  folder=folder)
+                  voice=data.get("voice"), line=line,
+                  description=str(data.get("description", "")), folder=folder)
 
 
 MAX_STEPS = 20_000
@@ -106,11 +117,19 @@ def _expand(name: str, steps: list[Any], where: str = "step") -> list[dict[str, 
         elif not isinstance(step, dict) or len(step) != 1 or next(iter(step)) not in STEP_KINDS:
             raise ScriptError(f"{name}: {label}: expected one of "
                               f"{', '.join(STEP_KINDS)} or repeat, got {step!r}")
+        elif next(iter(step)) in ("pause", "noise") and not _seconds(step):
+            raise ScriptError(f"{name}: {label}: {next(iter(step))} needs a number of "
+                              f"seconds (> 0), got {step!r}")
         else:
             out.append(step)
         if len(out) > MAX_STEPS:
             raise ScriptError(f"{name}: more than {MAX_STEPS} steps once repeats are unrolled")
     return out
+
+
+def _seconds(step: dict[str, Any]) -> bool:
+    value = next(iter(step.values()))
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
 def silence_frames(seconds: float) -> list[bytes]:
@@ -126,9 +145,13 @@ def build(script: Script, *, voice: str | None = None) -> Recording:
     extra: list[tuple[int, dict[str, Any]]] = []  # (after frame index, message)
     segments: list[Segment] = []
     spoken: dict[str, list[bytes]] = {}   # a repeated line is synthesized once
+    bursts: list[tuple[int, int]] = []    # (first frame, frames) of each noise step
     for step in script.steps:
         kind, value = next(iter(step.items()))
         if kind == "pause":
+            frames += silence_frames(float(value))
+        elif kind == "noise":
+            bursts.append((len(frames), len(silence_frames(float(value)))))
             frames += silence_frames(float(value))
         elif kind in ("say", "barge_in", "wav"):
             if kind == "wav":
@@ -153,9 +176,41 @@ def build(script: Script, *, voice: str | None = None) -> Recording:
                 extra.append((len(frames), {"event": "dtmf", "dtmf": {
                     "track": "inbound_track", "digit": digit}}))
                 frames += silence_frames(DTMF_GAP_MS / 1000)
+    if bursts or script.line == "noisy":
+        frames = _through_the_line(frames, bursts, noisy=script.line == "noisy")
     return assemble(frames, extra, segments,
                     header("synth", script=script.name, description=script.description or None,
-                           to=script.to, **{"from": script.caller}))
+                           to=script.to, line=script.line, **{"from": script.caller}))
+
+
+def _through_the_line(frames: list[bytes], bursts: list[tuple[int, int]], *, noisy: bool
+                      ) -> list[bytes]:
+    """The frames with each noise burst filled in, then all of it through a noisy line.
+
+    Both are scaled to the speech around them, so a script's noise is the same whatever
+    the caller voice's loudness.
+    """
+    import audioop  # stdlib up to 3.12; the audioop-lts dependency provides it from 3.13
+
+    import numpy as np
+
+    from loadtest import phone_line
+    from loadtest.voices import PHONE_RATE as rate
+
+    audio = np.frombuffer(audioop.ulaw2lin(b"".join(frames), 2), np.int16).astype(np.float64)
+    voiced = audio[np.abs(audio) > 0.05 * np.abs(audio).max()] if audio.any() else audio
+    level = float(np.sqrt(np.mean(voiced**2))) if voiced.size else SPEECH_RMS
+    rng = np.random.default_rng(0)
+    step = len(wire.ULAW_SILENCE)
+    for first, count in bursts:
+        burst = rng.normal(0.0, 1.0, count * step) * np.hanning(count * step)
+        burst *= level / max(float(np.sqrt(np.mean(burst**2))), 1e-9)
+        audio[first * step:(first + count) * step] = burst
+    pcm = np.clip(np.round(audio), -32768, 32767).astype(np.int16).tobytes()
+    pcm = phone_line.band_pass(pcm, rate)
+    if noisy:
+        pcm = phone_line.line_noise(pcm, rate)
+    return wire.frames(audioop.lin2ulaw(pcm, 2))
 
 
 def assemble(frames: list[bytes], extra: list[tuple[int, dict[str, Any]]],

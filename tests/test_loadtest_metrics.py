@@ -57,6 +57,35 @@ def test_barge_in_clear_and_media_after_it() -> None:
     assert second.media_after_clear == 1 and second.media_after_clear_ms == pytest.approx(40.0)
 
 
+def test_a_clear_that_no_caller_speech_explains_is_a_false_barge_in() -> None:
+    trace = speech_trace()
+    assert analyze(trace).false_barge_ins == 0  # its one clear answers the second segment
+    # The line's noise cuts the reply off at 103.5: 1.5 s after the first segment ended,
+    # 1.5 s before the second began.
+    trace.received.append(Received(103.5, "clear"))
+    trace.received.sort(key=lambda r: r.at)
+    m = analyze(trace)
+    assert m.false_barge_ins == 1
+    assert [t.clear_ms for t in m.turns] == [None, pytest.approx(350.0)]
+    assert summarize([m, analyze(speech_trace())]).false_barge_ins == 1
+
+
+def test_a_reply_that_starts_at_a_pause_in_the_line_is_spoken_over_not_unanswered() -> None:
+    trace = speech_trace()
+    # "No thanks, goodbye.": the agent answers at the comma (5.50 s) and talks on past the
+    # caller's last word (6.00 s); nothing comes after it.
+    trace.received = [r for r in trace.received if r.at < 105.0]
+    trace.received += [media(105.5 + 0.04 * k) for k in range(40)]
+    trace.closed_at = 108.0
+    last = analyze(trace).turns[-1]
+    assert last.latency_ms is None and last.spoken_over
+    s = summarize([analyze(trace)])
+    assert (s.unanswered, s.spoken_over) == (0, 1)
+    # The same reply cut off by a clear before the caller finished answers nothing.
+    trace.received = [r for r in trace.received if r.at < 105.9] + [Received(105.9, "clear")]
+    assert summarize([analyze(trace)]).unanswered == 1
+
+
 def test_outbound_pacing_and_falling_behind_real_time() -> None:
     m = analyze(speech_trace())
     assert m.utterances == 4  # greeting, reply, the stale packet after the clear, answer

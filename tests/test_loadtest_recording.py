@@ -188,3 +188,37 @@ def test_a_script_repeats_steps_and_refuses_a_malformed_repeat(tmp_path: Path) -
         with pytest.raises(ScriptError, match=message):
             load_script(bad)
     assert len(load_script("long_call").steps) > 400   # the shipped 30-minute call
+
+
+def test_a_noisy_line_script_keeps_its_speech_segments_and_fills_the_silence(
+        tmp_path: Path) -> None:
+    from loadtest.segments import frame_levels
+    from loadtest.synth import build, load_script
+
+    body = "steps:\n  - pause: 1\n  - say: Hello there.\n  - pause: 1\n  - noise: 0.2\n" \
+           "  - pause: 1\n"
+    clean, noisy = tmp_path / "clean.yaml", tmp_path / "noisy.yaml"
+    clean.write_text(body)
+    noisy.write_text("line: noisy\n" + body)
+    plain, line = build(load_script(clean)), build(load_script(noisy))
+    assert line.header["line"] == "noisy" and plain.header["line"] == "clean"
+    # A burst is no speech (Piper's timing varies a frame from one synthesis to the next).
+    assert [(s.kind, s.text) for s in line.segments] == [("speech", "Hello there.")]
+    assert [s.text for s in plain.segments] == ["Hello there."]
+    quiet, hiss = frame_levels(plain.media[:40]), frame_levels(line.media[:40])
+    assert max(quiet) < 50 < min(hiss)  # the first second: silence, then the line's hiss
+    speech = max(frame_levels(plain.media))
+    after_speech = frame_levels(plain.media[line.segments[0].end_ms // 20 + 10:])
+    assert max(after_speech) > 0.3 * speech   # the burst sounds at the speech's level
+
+
+def test_a_script_refuses_an_unknown_line_and_a_noise_without_seconds(tmp_path: Path) -> None:
+    from loadtest.synth import ScriptError, load_script
+
+    for body, message in [("line: crackly\nsteps: [{pause: 1}]", "line must be one of"),
+                          ("steps: [{noise: loud}]", "noise needs a number of seconds"),
+                          ("steps: [{pause: -1}]", "pause needs a number of seconds")]:
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(body)
+        with pytest.raises(ScriptError, match=message):
+            load_script(bad)
