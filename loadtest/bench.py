@@ -46,6 +46,7 @@ from loadtest.sampler import Sampler
 from loadtest.server import SpawnedServer, free_port, pin_self
 
 BENCH_NUMBER = "+15555550142"
+LOOP_STALLS = "/bench/loop-stalls"
 PIPELINES = {
     "frontdesk": [],
     "baseline": ["--baseline"],
@@ -73,6 +74,9 @@ class Level:
     # The load generator's own CPU (% of one core) over the level: where it shares cores
     # with the server, a level can fail for want of CPU on this side of the wire.
     loadgen_cpu_percent: float | None = None
+    # The server's event loop over the level (``tests.loop_stalls``): longest stall, how
+    # many ticks were held over 10/20/50 ms, its garbage collections. One process only.
+    loop_stalls: dict[str, Any] | None = None
 
 
 @dataclass
@@ -155,9 +159,13 @@ async def run_level(pipeline: str, calls: int, rec: Recording, dialing: Dialing,
     await server.idle()
     plan = replay.Plan(calls=calls, ramp_s=config.ramp_s if calls > 1 else 0.0)
     own = psutil.Process()
+    single = server.processes == 1
+    if single:
+        await server.get_json(LOOP_STALLS)  # starts the level's window
     cpu_before, wall_before = sum(own.cpu_times()[:2]), time.monotonic()
     result = await replay.run(rec, dialing, plan, pids=[server.pid], turn_wait_ms=turn_wait_ms,
                               progress=BarProgress(f"{pipeline} with {calls} calls"))
+    stalls = await server.get_json(LOOP_STALLS) if single else None
     # Server figures while every call was in progress.
     full = [s for s in result.samples if s.calls >= calls]
     cpu = statistics.mean(s.cpu_percent for s in full) if full else None
@@ -169,7 +177,7 @@ async def run_level(pipeline: str, calls: int, rec: Recording, dialing: Dialing,
     strict = not config.slo.violations(result.summary)
     loadgen = 100 * (sum(own.cpu_times()[:2]) - cpu_before) / (time.monotonic() - wall_before)
     level = Level(pipeline, calls, not violations, violations, strict, excess, result.summary,
-                  cpu, rss, result.wall_s, loadgen)
+                  cpu, rss, result.wall_s, loadgen, stalls)
     s = result.summary
     console.print(
         f"  {pipeline:9} {calls:3} calls: latency p50/p95 {_f(s.latency_ms.get('p50'))}/"
@@ -177,10 +185,18 @@ async def run_level(pipeline: str, calls: int, rec: Recording, dialing: Dialing,
         f"{turn_wait_ms:g} ms wait {_f(s.latency_over_wait_ms.get('p95'))}), inter-arrival p99 "
         f"{_f(s.interarrival_ms.get('p99'))} ms (excess {_f(s.interarrival_excess_ms.get('p99'))}"
         f" ms), behind {s.behind_ms_max:.0f} ms, "
-        f"CPU {_f(cpu)} % (load generator {loadgen:.0f} %), RSS {_f(rss)} MB → "
+        f"CPU {_f(cpu)} % (load generator {loadgen:.0f} %), RSS {_f(rss)} MB, "
+        f"{_stalls(stalls)} → "
         + ("[green]pass" if level.passed else f"[red]fail[/] ({'; '.join(violations)})")
         + ("" if strict else " [yellow](strict: fail)"))
     return level
+
+
+def _stalls(w: dict[str, Any] | None) -> str:
+    if not w:
+        return "loop stalls -"
+    return (f"loop stall max {w['longest_ms']:.0f} ms (>20 ms ×{w['over_20_ms']}, >50 ms "
+            f"×{w['over_50_ms']}; gc max {w['gc_longest_ms']:.0f} ms)")
 
 
 def _f(value: float | None) -> str:

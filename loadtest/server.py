@@ -115,6 +115,15 @@ class SpawnedServer:
         async with httpx.AsyncClient(timeout=5) as http:
             return (await http.get(f"{self.url}/healthz")).json()
 
+    async def get_json(self, path: str) -> dict[str, Any] | None:
+        """``GET path`` from one server process; None when it does not answer with JSON."""
+        async with httpx.AsyncClient(timeout=5) as http:
+            with contextlib.suppress(httpx.HTTPError, ValueError):
+                response = await http.get(f"{self.url}{path}")
+                if response.status_code == 200:
+                    return dict(response.json())
+        return None
+
     async def calls(self) -> int:
         return int((await self.health()).get("calls", 0))
 

@@ -15,7 +15,9 @@
   (``auto_hang_up``, which needs Twilio).
 - A client on ``--number`` is created with a practically endless balance.
 
-Once the app is configured it prints one line, ``BENCH-SERVER {json}``, with the pipeline
+``GET /bench/loop-stalls`` serves the event loop's longest stalls and its garbage
+collections since the last read (``tests.loop_stalls``). Once the app is configured it
+prints one line, ``BENCH-SERVER {json}``, with the pipeline
 and its deliberate end-of-turn wait (``turn_wait_ms``), which the bench subtracts.
 """
 
@@ -51,6 +53,7 @@ from frontdesk.server import DrainingServer
 from frontdesk.settings import Settings
 from frontdesk.supervisor import Supervisor, bind_sockets
 from pipelines.providers import CallServices, ProviderPlan
+from tests.loop_stalls import LoopStallProbe, with_probe
 from tests.providers import EchoLLM, ToneTTS
 from voice.registry import CallRegistry
 
@@ -243,7 +246,7 @@ def serve_bench(settings: Settings, sockets: list[socket.socket] | None,
         log_slow_collections()
     calls = CallRegistry(settings.max_calls)
     app = create_app(settings, calls=calls, providers=BenchProviders())
-    served = freeze_after_startup(app) if gc_freeze else app
+    served = with_probe(freeze_after_startup(app) if gc_freeze else app, LoopStallProbe())
     config = uvicorn.Config(
         served, host=settings.host, port=settings.port, loop="uvloop", http="httptools",
         ws="websockets-sansio", ws_max_size=262_144, lifespan="on", log_level="warning",

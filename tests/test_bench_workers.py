@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from loadtest.bench import label, server_cores
+from loadtest.bench import LOOP_STALLS, label, server_cores
 from loadtest.server import SpawnedServer, free_port
 from tests.waiting import until
 
@@ -42,6 +42,9 @@ async def test_two_bench_server_processes_answer_and_stop(tmp_path: Path, pg_url
             return len(answered) == 2
 
         await until(both, what="both processes to answer")
+        # Each process serves its event loop's stall window, which the bench reads per level.
+        stalls = await server.get_json(LOOP_STALLS)
+        assert stalls is not None and stalls["ticks"] > 0 and "longest_ms" in stalls
     finally:
         code = await server.stop()
     assert answered <= children
