@@ -15,6 +15,7 @@ from tests.factories import make_client
 from tests.live import live_server
 from tests.providers import FAREWELL, STORY, ScriptedProviders
 from tests.waiting import ended, until
+from voice.session import AGENT_GOODBYE
 
 pytest.importorskip("piper")
 from tests.speech import synthesize_caller, to_ulaw_frames  # noqa: E402
@@ -78,6 +79,29 @@ async def test_the_caller_talking_over_the_goodbye_does_not_cut_it_off(pool, pg_
                                    "content": " ".join(FAREWELL), "interrupted": False}
     # The goodbye's last sentence was played out (its mark echoed) before the hang-up.
     assert index_of_last(call, "media") < index_of_last(call, "mark")
+
+
+async def test_a_goodbye_cut_off_before_the_caller_was_muted_is_said_again(pool, pg_url):
+    # The race as a replayed call showed it: the caller's turn ends, the agent calls
+    # end_call, and the caller's next words (a VAD start 3 ms after the turn's end) interrupt
+    # the goodbye before the ending mutes them. The hooks are called in that order here.
+    async with live_server(pg_url, providers=ScriptedProviders()) as server:
+        call, _ = await start_call(server, pool)
+        session = server.calls.get(call.call_sid)
+        greeting_packets = call.media_count()
+        await session.end_call("agent_hangup")
+        session.on_assistant_turn("", "2026-12-08T10:00:00Z", True, lambda _heard: None)
+        session.on_assistant_turn("", "2026-12-08T10:00:00Z", True, lambda _heard: None)
+        await call.wait_closed()
+        conv = await ended(pool, call.call_sid)
+        hangups = server.twilio.hangups(call.call_sid)
+
+    assert conv.end_reason == "agent_hangup"
+    assert call.media_count() > greeting_packets              # no dead air: it was said
+    goodbyes = [t for t in conv.transcript if t["content"] == AGENT_GOODBYE]
+    assert len(goodbyes) == 1 and goodbyes[0]["interrupted"] is False   # once, in full
+    goodbye_mark = call.received[index_of_last(call, "mark")].message["mark"]["name"]
+    assert len(hangups) == 1 and hangups[0]["at"] >= dict(call.echoed_marks)[goodbye_mark]
 
 
 async def test_every_sentence_gets_a_mark(pool, pg_url):

@@ -42,6 +42,9 @@ GOODBYES = {
     "silence": "I haven't heard anything, so I'll hang up now. Goodbye.",
     "operator_ended": "I have to end our call now. Thank you for calling. Goodbye.",
 }
+# Said when the agent's own goodbye was cut off: the caller spoke again in the instant
+# between the end of their turn and the goodbye, before the ending muted them.
+AGENT_GOODBYE = "Thank you for calling. Goodbye."
 STILL_THERE = "Are you still there?"
 TRANSFERRING = "Please hold while I transfer you."
 NO_TRANSFER = "Sorry, I can't transfer you right now."
@@ -101,6 +104,7 @@ class CallSession:
         self._pipeline: CallPipeline | None = None
         self._ending = False            # a goodbye, hang-up or transfer is under way
         self._after_speech: tuple[str, str] | None = None   # ("hangup", reason) | ("transfer", to)
+        self._goodbye_said_again = False
         self._idle_prompts = 0
         self._turn_started_at: float | None = None
         # The greeting is the first assistant turn, stored even when the caller cut it off
@@ -309,6 +313,12 @@ class CallSession:
 
     def on_assistant_turn(self, content: str, timestamp: str, interrupted: bool,
                           fix_context: Callable[[str], None]) -> None:
+        if interrupted and self._ending and self._after_speech is not None \
+                and self._after_speech[0] == "hangup" and not self._goodbye_said_again:
+            # The agent ended the call and the caller's next words interrupted its goodbye
+            # before the ending muted them: without this, dead air until the hang-up.
+            self._goodbye_said_again = True
+            self._spawn(self._say(AGENT_GOODBYE))
         sentences = self.playback.take_turn()
         greeting, self._greeting_stored = not self._greeting_stored, True
         if not content and not sentences and not greeting:
