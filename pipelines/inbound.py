@@ -55,7 +55,11 @@ from tools.registry import tools_for
 # Caller-side timing. stop_secs of silence ends speech; the turn then ends as soon as
 # the transcript is in. Smart Turn is left out: it costs ~40 ms CPU per turn and falls
 # back to a 3 s wait on speech it misjudges (see the Pipecat notes).
-VAD = VADParams(confidence=0.7, start_secs=0.2, stop_secs=0.2, min_volume=0.6)
+# start_secs is most of a barge-in's delay. 0.1 s (three 32 ms windows) and a volume floor
+# of -70 LUFS rather than -50 (the loudness is taken over 400 ms, so a high floor holds
+# back the first words) halve it; line hiss, knocks, clicks and breaths still start no
+# speech (BENCHMARKS.md, "Barge-in").
+VAD = VADParams(confidence=0.7, start_secs=0.1, stop_secs=0.2, min_volume=0.4)
 USER_SPEECH_TIMEOUT = 0.2
 TWILIO_RATE = 8000
 
