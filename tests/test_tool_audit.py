@@ -9,6 +9,7 @@ import pytest
 from db import clients, tool_executions, users
 from tools import audit, registry
 from tools.audit import run_tool
+from tools.calendar import ToolError
 from tools.context import ToolContext
 
 CALLER = "+12125550123"
@@ -18,8 +19,9 @@ FUTURE_MONDAY = "2099-06-01"  # far enough ahead that the real clock never reach
 class RecordingCall:
     """A real CallControl: remembers hang-ups, optionally blocks until released."""
 
-    def __init__(self, *, block: bool = False):
+    def __init__(self, *, block: bool = False, refuse: str | None = None):
         self.reasons: list[str] = []
+        self.refuse = refuse
         self.entered = asyncio.Event()
         self._release = asyncio.Event()
         if not block:
@@ -28,6 +30,8 @@ class RecordingCall:
     async def end_call(self, reason: str) -> None:
         self.entered.set()
         await self._release.wait()
+        if self.refuse:
+            raise ToolError(self.refuse)
         self.reasons.append(reason)
 
 
@@ -144,6 +148,20 @@ async def test_a_tool_call_cancelled_as_it_finishes_is_audited_with_its_result(p
     assert (row["status"], row["error_message"], row["output"]) == ("success", None,
                                                                     {"ok": True})
     assert call.reasons == ["agent_hangup"]
+
+
+async def test_a_tool_call_cancelled_as_it_fails_is_audited_with_its_error(pool):
+    call = RecordingCall(block=True, refuse="the line is busy")
+    ctx = await make_ctx(pool, call=call)
+    task = asyncio.create_task(run_tool(ctx, "end_call", {}))
+    await call.entered.wait()
+    task.cancel()
+    call._release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    [row] = await audit_rows(ctx)
+    assert (row["status"], row["error_message"], row["output"]) == (
+        "error", "the line is busy", {"error": "the line is busy"})
 
 
 def test_tools_for_keeps_known_names_in_order():

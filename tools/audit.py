@@ -69,17 +69,22 @@ async def run_tool(ctx: ToolContext, name: str, arguments: Any) -> dict[str, Any
             await _finish_or_audit_cancelled(ctx, name, arguments, work, started)
             raise
         status = "success"
-    except ToolError as e:
-        error = str(e)
-        output = {"error": error}
     except Exception as e:
-        # Type and message only: arguments and locals may hold callers' personal data.
-        error = f"{type(e).__name__}: {e}"[:500]
-        log.error("tool %s failed (client %s, conversation %s): %s",
-                  name, ctx.client.id, ctx.conversation_id, error)
-        output = {"error": tool.unavailable if tool else "that action is unavailable"}
+        output, error = _failure(ctx, name, tool, e)
     await _audit(ctx, name, arguments, output, status, error, started)
     return output
+
+
+def _failure(ctx: ToolContext, name: str, tool: registry.Tool | None, exc: BaseException
+             ) -> tuple[dict[str, Any], str]:
+    """What the LLM sees of a tool call that raised ``exc``, and the audit's error."""
+    if isinstance(exc, ToolError):
+        return {"error": str(exc)}, str(exc)
+    # Type and message only: arguments and locals may hold callers' personal data.
+    error = f"{type(exc).__name__}: {exc}"[:500]
+    log.error("tool %s failed (client %s, conversation %s): %s",
+              name, ctx.client.id, ctx.conversation_id, error)
+    return {"error": tool.unavailable if tool else "that action is unavailable"}, error
 
 
 async def _finish_or_audit_cancelled(ctx: ToolContext, name: str, arguments: Any,
@@ -93,10 +98,13 @@ async def _finish_or_audit_cancelled(ctx: ToolContext, name: str, arguments: Any
     if not done:
         work.cancel()
         await asyncio.wait({work})
-    if not work.cancelled() and work.exception() is None:
-        await _audit(ctx, name, arguments, work.result(), "success", None, started)
-    else:
+    if work.cancelled():
         await _audit(ctx, name, arguments, None, "error", "cancelled", started)
+    elif (exc := work.exception()) is not None:   # it finished by failing: say how
+        output, error = _failure(ctx, name, registry.get(name), exc)
+        await _audit(ctx, name, arguments, output, "error", error, started)
+    else:
+        await _audit(ctx, name, arguments, work.result(), "success", None, started)
 
 
 async def _audit(ctx: ToolContext, name: str, arguments: Any, output: Any, status: str,
