@@ -33,14 +33,19 @@ def line_noise(pcm: bytes, rate: int, *, snr_db: float = NOISE_SNR_DB, seed: int
     if audio.size == 0:
         return pcm
     rng = np.random.default_rng(seed)
-    voiced = audio[np.abs(audio) > 0.05 * np.abs(audio).max()] if audio.any() else audio
-    level = float(np.sqrt(np.mean(voiced**2))) if voiced.size else 1000.0
+    level = speech_level(audio, default=1000.0)
     hiss = _mask(rng.normal(0.0, 1.0, audio.size), rate, PHONE_BAND_HZ)
     hiss *= level / (10 ** (snr_db / 20)) / max(float(np.sqrt(np.mean(hiss**2))), 1e-9)
     t = np.arange(audio.size) / rate
     hum = HUM_LEVEL * level * (np.sin(2 * np.pi * HUM_HZ * t)
                                + 0.5 * np.sin(2 * np.pi * 3 * HUM_HZ * t))
     return _to_pcm(audio + hiss + hum)
+
+
+def speech_level(audio: np.ndarray, *, default: float) -> float:
+    """RMS of the samples louder than 5 % of the peak: the voice, not the pauses around it."""
+    voiced = audio[np.abs(audio) > 0.05 * np.abs(audio).max()] if audio.any() else audio
+    return float(np.sqrt(np.mean(voiced**2))) if voiced.size else default
 
 
 def phone(pcm: bytes, rate: int, *, noisy: bool = False, seed: int = 0) -> bytes:

@@ -198,8 +198,7 @@ def _through_the_line(frames: list[bytes], bursts: list[tuple[int, int]], *, noi
     from loadtest.voices import PHONE_RATE as rate
 
     audio = np.frombuffer(audioop.ulaw2lin(b"".join(frames), 2), np.int16).astype(np.float64)
-    voiced = audio[np.abs(audio) > 0.05 * np.abs(audio).max()] if audio.any() else audio
-    level = float(np.sqrt(np.mean(voiced**2))) if voiced.size else SPEECH_RMS
+    level = phone_line.speech_level(audio, default=SPEECH_RMS)
     rng = np.random.default_rng(0)
     step = len(wire.ULAW_SILENCE)
     for first, count in bursts:

@@ -91,13 +91,13 @@ def false_starts(settings: Iterable[tuple[float, float]]) -> dict[tuple[float, f
     rng = np.random.default_rng(1)
     ref = np.frombuffer(voices.resample(*voices.synthesize(LINES[0], engine="piper"), RATE),
                         np.int16).astype(np.float64)
-    level = float(np.sqrt(np.mean(ref[np.abs(ref) > 0.05 * np.abs(ref).max()] ** 2)))
+    level = phone_line.speech_level(ref, default=1.0)
     events = _not_speech(level, rng)
     for db in (-20, -14, -10):
         for text in BACKGROUND:
             b = np.frombuffer(voices.resample(*voices.synthesize(text, engine="espeak-ng/en-us+f3"),
                                               RATE), np.int16).astype(np.float64)
-            b_level = float(np.sqrt(np.mean(b[np.abs(b) > 0.05 * np.abs(b).max()] ** 2)))
+            b_level = phone_line.speech_level(b, default=1.0)
             events.append((f"background speech {db} dB", b * level * 10 ** (db / 20) / b_level))
     gap = np.zeros(RATE * 3 // 2)
     # The caller's own line first, so the line noise is scaled to a voice, then the events.

@@ -134,9 +134,8 @@ async def test_a_cancelled_tool_call_is_still_audited(pool, monkeypatch):
     assert call.reasons == []
 
 
-async def test_a_tool_call_cancelled_as_it_finishes_is_audited_with_its_result(pool):
-    # A barge-in arriving while a booking commits: the audit says what happened.
-    call = RecordingCall(block=True)
+async def cancelled_as_it_finishes(pool, call: RecordingCall) -> dict:
+    """end_call cancelled while it runs, then let finish: its one audit row."""
     ctx = await make_ctx(pool, call=call)
     task = asyncio.create_task(run_tool(ctx, "end_call", {}))
     await call.entered.wait()
@@ -145,21 +144,20 @@ async def test_a_tool_call_cancelled_as_it_finishes_is_audited_with_its_result(p
     with pytest.raises(asyncio.CancelledError):
         await task
     [row] = await audit_rows(ctx)
+    return row
+
+
+async def test_a_tool_call_cancelled_as_it_finishes_is_audited_with_its_result(pool):
+    # A barge-in arriving while a booking commits: the audit says what happened.
+    call = RecordingCall(block=True)
+    row = await cancelled_as_it_finishes(pool, call)
     assert (row["status"], row["error_message"], row["output"]) == ("success", None,
                                                                     {"ok": True})
     assert call.reasons == ["agent_hangup"]
 
 
 async def test_a_tool_call_cancelled_as_it_fails_is_audited_with_its_error(pool):
-    call = RecordingCall(block=True, refuse="the line is busy")
-    ctx = await make_ctx(pool, call=call)
-    task = asyncio.create_task(run_tool(ctx, "end_call", {}))
-    await call.entered.wait()
-    task.cancel()
-    call._release.set()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    [row] = await audit_rows(ctx)
+    row = await cancelled_as_it_finishes(pool, RecordingCall(block=True, refuse="the line is busy"))
     assert (row["status"], row["error_message"], row["output"]) == (
         "error", "the line is busy", {"error": "the line is busy"})
 
